@@ -1,0 +1,5 @@
+"""TFX components and module files of colornet (ingestion, Transform, Trainer, evaluation)."""
+import os
+
+# TFT, TFMA and the TFX Trainer speak Keras 2 (tf_keras); make tf.keras agree before TensorFlow loads.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

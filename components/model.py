@@ -1,0 +1,174 @@
+"""The colorization networks of the tutorial, as Keras (tf_keras) models.
+
+Every variant maps L (scaled to [-1, 1], shape [size, size, 1]) to ab / 128 through a
+tanh, layer for layer as the article describes, except that L is normalized (the
+article feeds the alpha and beta nets L in [0, 100]).
+
+* ``alpha``:  the single-photo net (8-16-32 filters, three stride-2 convs, three upsamplings).
+* ``beta``:   the encoder-decoder without a classifier.
+* ``fusion``: the full version: encoder, a classifier's 1000-d output tiled over the
+  encoder's grid (32x32 at 256 px) and fused by a 1x1 conv, then the decoder.
+"""
+import dataclasses
+import logging
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+
+from colornet.components import preprocessing
+
+VARIANTS = ("alpha", "beta", "fusion")
+BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
+_BACKBONE_MIN_SIZE = {"inception_resnet_v2": 75, "mobilenet_v2": 32}
+_BACKBONE_DEFAULT_SIZE = {"inception_resnet_v2": 299, "mobilenet_v2": 224}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """What to build. ``backbone_weights``: a local .h5 path, "imagenet" (Keras' cache), or None."""
+
+    variant: str = "fusion"
+    image_size: int = 256
+    backbone: str = "inception_resnet_v2"
+    backbone_size: int = 0  # 0: the backbone's native input size
+    backbone_weights: str | None = None
+    learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
+        if self.backbone_size and self.backbone_size < _BACKBONE_MIN_SIZE[self.backbone]:
+            raise ValueError(f"{self.backbone} needs backbone_size >= {_BACKBONE_MIN_SIZE[self.backbone]}")
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from a (JSON) dict, ignoring keys that belong to other stages."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in (values or {}).items() if key in names})
+
+    @property
+    def resolved_backbone_size(self):
+        return self.backbone_size or _BACKBONE_DEFAULT_SIZE[self.backbone]
+
+
+def _conv(filters, strides=1, kernel=3, activation="relu"):
+    return keras.layers.Conv2D(filters, kernel, strides=strides, activation=activation, padding="same")
+
+
+def _stack(tensor, layers):
+    for layer in layers:
+        tensor = layer(tensor)
+    return tensor
+
+
+def _alpha(lightness):
+    return _stack(lightness, [
+        _conv(8, 2), _conv(8), _conv(16), _conv(16, 2), _conv(32), _conv(32, 2),
+        keras.layers.UpSampling2D(), _conv(32),
+        keras.layers.UpSampling2D(), _conv(16),
+        keras.layers.UpSampling2D(), _conv(2, activation="tanh"),
+    ])
+
+
+def _beta(lightness):
+    return _stack(lightness, [
+        _conv(64), _conv(64, 2), _conv(128), _conv(128, 2), _conv(256), _conv(256, 2),
+        _conv(512), _conv(256), _conv(128),
+        keras.layers.UpSampling2D(), _conv(64),
+        keras.layers.UpSampling2D(), _conv(32), _conv(2, activation="tanh"),
+        keras.layers.UpSampling2D(),
+    ])
+
+
+def _resolve_weights(weights):
+    """Keras' ``weights`` argument; logs loudly when the classifier will be random."""
+    if weights in (None, "", "none"):
+        logging.warning(
+            "No classifier weights configured: the fusion input is a randomly initialized "
+            "classifier's output and carries no semantic information. Set backbone_weights to a "
+            "local .h5 file or 'imagenet' (Keras' cache) for the real model.")
+        return None
+    if weights != "imagenet" and not os.path.exists(weights):
+        raise FileNotFoundError(f"backbone weights file not found: {weights}")
+    return weights
+
+
+def build_backbone(config):
+    """The frozen 1000-way classifier whose output is fused; input is RGB in [-1, 1]."""
+    size = config.resolved_backbone_size
+    application = {
+        "inception_resnet_v2": keras.applications.InceptionResNetV2,
+        "mobilenet_v2": keras.applications.MobileNetV2,
+    }[config.backbone]
+    backbone = application(
+        include_top=True, weights=_resolve_weights(config.backbone_weights),
+        input_shape=(size, size, 3), classes=1000)
+    backbone.trainable = False
+    return backbone
+
+
+class _Embed(keras.layers.Layer):
+    """Gray L in [-1, 1] -> 3 equal channels at the backbone's size -> its 1000-d output."""
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+
+    def call(self, lightness):
+        size = self.backbone.input_shape[1]
+        gray = tf.image.resize(tf.repeat(lightness, 3, axis=-1), [size, size])
+        return self.backbone(gray, training=False)
+
+
+def _fusion(lightness, config):
+    grid = config.image_size // 8
+    encoded = _stack(lightness, [
+        _conv(64, 2), _conv(128), _conv(128, 2), _conv(256), _conv(256, 2),
+        _conv(512), _conv(512), _conv(256),
+    ])
+    embedding = _Embed(build_backbone(config), name="embedding")(lightness)
+    tiled = keras.layers.Reshape((grid, grid, 1000))(keras.layers.RepeatVector(grid * grid)(embedding))
+    fused = _conv(256, kernel=1)(keras.layers.Concatenate(axis=-1)([encoded, tiled]))
+    return _stack(fused, [
+        _conv(128), keras.layers.UpSampling2D(), _conv(64), keras.layers.UpSampling2D(),
+        _conv(32), _conv(16), _conv(2, activation="tanh"), keras.layers.UpSampling2D(),
+    ])
+
+
+def build_model(config):
+    """An uncompiled model: L [size, size, 1] in [-1, 1] -> ab / 128 [size, size, 2]."""
+    lightness = keras.Input((config.image_size, config.image_size, 1), name="L")
+    if config.variant == "alpha":
+        ab = _alpha(lightness)
+    elif config.variant == "beta":
+        ab = _beta(lightness)
+    else:
+        ab = _fusion(lightness, config)
+    return keras.Model(lightness, ab, name=f"colornet_{config.variant}")
+
+
+def compile_model(model, config):
+    """MSE on ab / 128, as the tutorial trains; ab-MSE in Lab units as a readable metric."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="mse",
+        metrics=[AbMseLab()],
+    )
+    return model
+
+
+class AbMseLab(keras.metrics.MeanMetricWrapper):
+    """Mean squared ab error in Lab units (the loss is on ab / 128)."""
+
+    def __init__(self, name="ab_mse", dtype=None):
+        super().__init__(_ab_mse_lab, name=name, dtype=dtype)
+
+
+def _ab_mse_lab(y_true, y_pred):
+    scale = preprocessing.AB_SCALE
+    return tf.reduce_mean(tf.square((y_true - y_pred) * scale), axis=list(range(1, len(y_pred.shape))))

@@ -1,0 +1,52 @@
+"""Per-photo tensor preprocessing shared by Transform and the serving signatures.
+
+Resize policy (one for training and serving): the whole photo is resized to
+``size x size`` without keeping its aspect ratio (bilinear, antialiased), as the
+tutorial does. Training learns ab on that squashed view; serving predicts ab on the
+same squashed view and stretches it back to the photo's own size, where it is joined
+with the full-resolution L. Nothing is cropped, so every pixel gets a color.
+
+Scaling: the model sees L / 50 - 1 (in [-1, 1]) and predicts ab / 128 (tanh range).
+"""
+import tensorflow as tf
+
+from colornet.components import lab
+
+AB_SCALE = 128.0
+
+
+def decode_rgb(encoded):
+    """Encoded JPEG/PNG/GIF/BMP bytes (a scalar string tensor) -> float32 RGB in [0, 1], [h, w, 3]."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    return tf.image.convert_image_dtype(image, tf.float32)
+
+
+def resize_to_model(rgb, size):
+    """The resize policy: squash the whole photo to [size, size, 3]."""
+    resized = tf.image.resize(rgb, [size, size], method="bilinear", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def scale_lightness(lightness):
+    """L in [0, 100] -> model input in [-1, 1]."""
+    return lightness / 50.0 - 1.0
+
+
+def model_lab(rgb, size):
+    """RGB photo -> (L scaled to [-1, 1], ab / 128) at the model's size: [size, size, 1], [size, size, 2]."""
+    lab_image = lab.rgb_to_lab(resize_to_model(rgb, size))
+    return scale_lightness(lab_image[..., :1]), lab_image[..., 1:] / AB_SCALE
+
+
+def colorize_full_resolution(rgb, ab_scaled):
+    """Joins a photo's own full-resolution L with predicted ab (model size, / 128) -> uint8 RGB.
+
+    ab is stretched back to the photo's size (the inverse of the resize policy) and
+    clipped to [-128, 127] so out-of-range predictions cannot wrap colors.
+    """
+    full_lab = lab.rgb_to_lab(rgb)
+    shape = tf.shape(rgb)[:2]
+    ab = tf.image.resize(ab_scaled * AB_SCALE, shape, method="bilinear")
+    ab = tf.clip_by_value(ab, -128.0, 127.0)
+    colored = lab.lab_to_rgb(tf.concat([full_lab[..., :1], ab], axis=-1))
+    return tf.image.convert_image_dtype(colored, tf.uint8, saturate=True)

@@ -1,0 +1,39 @@
+"""``colornet evaluate``: measure a SavedModel on a folder of color photos, beside the gray baseline."""
+import argparse
+import json
+from pathlib import Path
+
+from colornet.components.quality import evaluate, gallery
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="measure a colorization model on a folder of color photos",
+        description="Makes each photo gray, colorizes it with the model and compares it with the original "
+                    "(PSNR, SSIM, ab-MSE, colorfulness), beside the gray photo as a baseline.")
+    parser.add_argument("--model", required=True, type=Path,
+                        help="SavedModel directory, or a base directory of integer versions (the largest is used)")
+    parser.add_argument("--images", required=True, type=Path, help="folder of JPEG/PNG color photos (recursive)")
+    parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N photos")
+    parser.add_argument("--batch-size", type=int, default=8, help="photos per call to the model (default 8)")
+    parser.add_argument("--json", type=Path, default=None, help="write the full report (per photo and means) here")
+    parser.add_argument("--gallery", type=Path, default=None, help="write an HTML gallery here")
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    colorize = evaluate.saved_model_colorizer(args.model)
+    photo_gallery = gallery.Gallery() if args.gallery else None
+    report = evaluate.evaluate_folder(colorize, args.images, max_images=args.max_images,
+                                      batch_size=args.batch_size,
+                                      on_photo=photo_gallery.add if photo_gallery else None)
+    report["model"] = str(evaluate.resolve_saved_model_dir(args.model))
+    print(evaluate.format_summary(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"report: {args.json}")
+    if photo_gallery:
+        photo_gallery.write(report, args.gallery, title=f"Colorization quality: {report['model']}")
+        print(f"gallery: {args.gallery}")
+    return 0

@@ -1,0 +1,22 @@
+"""Runs the pipeline with BeamDagRunner: the orchestration itself is a Beam job.
+
+Beam args pass straight through to the orchestrator and to every component's Beam jobs,
+so ``--runner=FlinkRunner`` (``--flink_master=...``), ``--runner=SparkRunner`` or
+``--runner=DataflowRunner`` (``--project``, ``--region``, ``--temp_location``) move the
+work; with none the DirectRunner runs it here. Metadata stays in SQLite under the workdir
+unless a runner-specific deployment supplies another connection.
+"""
+import os
+
+from tfx import v1 as tfx
+from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+from colornet.pipeline import pipeline as pipeline_lib
+
+
+def run(config):
+    """Runs the whole pipeline once under BeamDagRunner."""
+    os.makedirs(config.workdir, exist_ok=True)
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    BeamDagRunner(beam_orchestrator_args=list(config.beam_args)).run(
+        pipeline_lib.create_pipeline(config, metadata))

@@ -1,0 +1,20 @@
+"""Runs the pipeline on this machine: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner."""
+import dataclasses
+import logging
+import os
+
+from tfx import v1 as tfx
+
+from colornet.pipeline import pipeline as pipeline_lib
+
+# Multi-processing DirectRunner uses every core; callers' Beam args come after and win.
+DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+
+
+def run(config):
+    """Runs the whole pipeline once; returns when every component has finished."""
+    os.makedirs(config.workdir, exist_ok=True)
+    config = dataclasses.replace(config, beam_args=DEFAULT_BEAM_ARGS + list(config.beam_args))
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)
+    tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_pipeline(config, metadata))

@@ -1,0 +1,101 @@
+"""Builds the colornet TFX pipeline from a ``PipelineConfig``; nothing here is runner-specific.
+
+ExampleGen (photos) -> StatisticsGen -> ImportSchemaGen (schemas/raw) -> ExampleValidator
+-> Transform (RGB -> Lab) -> Trainer (warm start from the latest model) -> Evaluator
+(beats gray, no regression against the last blessed model) -> Pusher (blessed only).
+"""
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from colornet.components import features
+from colornet.components.ingestion.component import PhotoExampleGen
+from colornet.components.ingestion.statistics import stats_options
+from colornet.schemas import RAW_SCHEMA_DIR
+
+_EVAL_METRICS_MODULE = "colornet.components.eval_metrics"
+
+
+def eval_config(config):
+    """TFMA: ab-MSE and its ratio to the grayscale baseline, with the blessing thresholds."""
+    beats_gray = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(upper_bound={"value": config.max_ab_mse_vs_gray}))
+    no_regression = tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER,
+            absolute={"value": config.regression_tolerance}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="evaluate",
+            preprocessing_function_names=["transform_features"],
+            label_key=features.AB)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="AbMse", module=_EVAL_METRICS_MODULE, threshold=no_regression),
+            tfma.MetricConfig(class_name="AbMseVsGray", module=_EVAL_METRICS_MODULE, threshold=beats_gray),
+        ])],
+    )
+
+
+def create_pipeline(config, metadata_connection_config=None):
+    """The pipeline graph. Runners add metadata, Beam args and orchestration."""
+    example_gen = PhotoExampleGen(input_base=config.images_dir, custom_config=config.ingestion)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], stats_options=stats_options())
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(RAW_SCHEMA_DIR / "schema.pbtxt"))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="colornet.components.transform.preprocessing_fn",
+        custom_config=config.transform_config,
+    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, transform]
+
+    base_model = None
+    if config.warm_start:
+        latest_model = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        ).with_id("latest_model_resolver")
+        base_model = latest_model.outputs["model"]
+        components.append(latest_model)
+
+    trainer = tfx.components.Trainer(
+        run_fn="colornet.components.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        base_model=base_model,
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
+        custom_config=config.trainer_config,
+    )
+    blessed_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=blessed_model.outputs["model"],
+        eval_config=eval_config(config),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+    )
+    components += [trainer, blessed_model, evaluator, pusher]
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=components,
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=config.beam_args,
+    )

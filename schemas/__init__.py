@@ -1,0 +1,5 @@
+"""Curated schemas (pbtxt) of the data colornet ingests; shipped as package data."""
+import pathlib
+
+SCHEMA_DIR = pathlib.Path(__file__).resolve().parent
+RAW_SCHEMA_DIR = SCHEMA_DIR / "raw"

@@ -1,0 +1,1 @@
+"""Serving colornet models: a TF Serving-compatible gRPC server, its client and production configs."""

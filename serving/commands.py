@@ -1,0 +1,120 @@
+"""Serving sub-commands of ``colornet``: serve, colorize, serving-config, model-status."""
+import pathlib
+import sys
+
+from colornet.serving import predict as predict_limits
+from colornet.serving.model_store import DEFAULT_MODEL_NAME
+
+
+def _serve(args):
+    from colornet.serving.server import serve
+
+    def announce(running):
+        rest = f", REST on {args.host}:{running.rest_port}" if running.rest_port else ""
+        print(f"Serving model {args.model_name!r} from {args.model_dir} on {running.address} (gRPC){rest}; "
+              f"Ctrl-C or SIGTERM stops it.", flush=True)
+
+    serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
+          poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
+          max_message_bytes=args.max_message_bytes, on_ready=announce,
+          limits=predict_limits.RequestLimits(args.max_request_bytes, args.max_pixels))
+    print("Server stopped.", flush=True)
+    return 0
+
+
+def _colorize(args):
+    from colornet.serving import client as serving_client
+
+    with serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
+                                       timeout=args.timeout) as client:
+        if args.input == "-":
+            if args.output in (None, "-"):
+                serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
+                return 0
+            with open(args.output, "wb") as target:
+                serving_client.colorize_stream(client, sys.stdin.buffer, target)
+            print(f"Colorized stdin -> {args.output}", file=sys.stderr)
+            return 0
+        source = pathlib.Path(args.input)
+        if source.is_dir():
+            target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
+            written = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
+            print(f"Colorized {len(written)} images from {source} into {target}")
+            return 0 if written else 1
+        if not source.is_file():
+            print(f"No such file or folder: {source}", file=sys.stderr)
+            return 2
+        if args.output == "-":
+            with source.open("rb") as image:
+                serving_client.colorize_stream(client, image, sys.stdout.buffer)
+            return 0
+        target = serving_client.colorize_file(
+            client, source, args.output or source.with_name(f"{source.stem}_colorized.png"))
+        print(f"Colorized {source} -> {target}")
+        return 0
+
+
+def _serving_config(args):
+    from colornet.serving.serving_config import ServingSettings, local_server_command, write_serving_config
+
+    settings = ServingSettings(model_name=args.model_name)
+    for path in write_serving_config(args.model_dir, args.output, settings):
+        print(f"wrote {path}")
+    compose = pathlib.Path(args.output) / "docker-compose.yml"
+    print(f"Run TensorFlow Serving:  docker compose -f {compose} up")
+    print(f"            or locally:  {' '.join(local_server_command(args.output, settings))}")
+    return 0
+
+
+def _model_status(args):
+    from colornet.serving.client import ColorizeClient
+
+    with ColorizeClient(args.server, model_name=args.model_name, timeout=args.timeout) as client:
+        statuses = client.status()
+    for status in statuses:
+        error = f"  error: {status['error']}" if status["error"] else ""
+        print(f"{args.model_name}  version {status['version']}  {status['state']}{error}")
+    return 0 if any(status["state"] == "AVAILABLE" for status in statuses) else 1
+
+
+def _add_client_flags(parser):
+    parser.add_argument("--server", default="127.0.0.1:8500", help="gRPC address HOST:PORT (default: %(default)s)")
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
+
+
+def register(subparsers):
+    serve = subparsers.add_parser("serve", help="serve pushed models over gRPC (TF Serving's API) until stopped")
+    serve.add_argument("--model-dir", required=True, help="the Pusher's base dir: <dir>/<version>/saved_model.pb")
+    serve.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8500, help="gRPC port, 0 for a free one (default: %(default)s)")
+    serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
+    serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+    serve.add_argument("--num-versions", type=int, default=1, help="how many of the newest versions to keep loaded")
+    serve.add_argument("--max-request-bytes", type=int, default=predict_limits.DEFAULT_MAX_REQUEST_BYTES)
+    serve.add_argument("--max-pixels", type=int, default=predict_limits.DEFAULT_MAX_PIXELS,
+                       help="largest image accepted, in pixels (read from its header)")
+    serve.add_argument("--max-message-bytes", type=int, default=predict_limits.DEFAULT_MAX_MESSAGE_BYTES,
+                       help="gRPC message size limit (default: %(default)s; gRPC's own is 4 MB)")
+    serve.set_defaults(func=_serve)
+
+    colorize = subparsers.add_parser("colorize", help="colorize a photo, a folder or stdin through a running server")
+    colorize.add_argument("input", help="an image file, a folder of images, or - for stdin")
+    colorize.add_argument("-o", "--output",
+                          help="output file (folder for a folder input; - for stdout); default: beside the input")
+    _add_client_flags(colorize)
+    colorize.add_argument("--version", type=int, help="pin a model version (default: the newest served)")
+    colorize.add_argument("--batch-size", type=int, default=8, help="images per request for folders")
+    colorize.set_defaults(func=_colorize)
+
+    config = subparsers.add_parser("serving-config",
+                                   help="write TensorFlow Serving configs (models.config, docker-compose, k8s)")
+    config.add_argument("--model-dir", required=True, help="the Pusher's base dir to serve")
+    config.add_argument("--output", required=True, help="folder for the generated files")
+    config.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    config.set_defaults(func=_serving_config)
+
+    status = subparsers.add_parser("model-status", help="print the version states of a served model")
+    _add_client_flags(status)
+    status.set_defaults(func=_model_status)

@@ -1,0 +1,199 @@
+"""Versioned SavedModels from a model base dir, reloaded as the Pusher drops new versions.
+
+Mirrors TF Serving's file-system source with a ``latest { num_versions: N }`` policy:
+
+* a version is an integer sub-folder; it is loadable only once ``saved_model.pb`` exists
+  (the Pusher copies that file last, so a half-written folder is skipped until complete);
+* the newest N loadable versions are served; an older one is unloaded only after the
+  newer one is AVAILABLE (availability-preserving), so there is never a gap;
+* each version goes START -> LOADING -> AVAILABLE -> UNLOADING -> END (or LOADING -> END
+  with an error status when its load fails; a failed version is not retried).
+
+Serving a request takes a reference to one ``LoadedVersion``; the set of served versions
+is swapped as a whole under a lock, so a request in flight keeps its model even if that
+version is unloaded meanwhile (Python frees it once the last request drops it).
+"""
+import dataclasses
+import logging
+import pathlib
+import threading
+import time
+
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import get_model_status_pb2
+
+log = logging.getLogger(__name__)
+
+State = get_model_status_pb2.ModelVersionStatus.State
+SAVED_MODEL_FILE = "saved_model.pb"
+SERVE_TAG = "serve"
+DEFAULT_MODEL_NAME = "colornet"
+
+
+class VersionNotFound(LookupError):
+    """The requested version is not (or no longer, or not yet) served."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedVersion:
+    """One served version: the loaded object and its signature metadata."""
+
+    version: int
+    path: pathlib.Path
+    model: object  # what tf.saved_model.load returned
+    signature_defs: dict  # name -> tensorflow.core.protobuf.meta_graph_pb2.SignatureDef
+
+    def signature(self, name):
+        """The concrete function of signature ``name``, or None."""
+        return self.model.signatures.get(name)
+
+
+@dataclasses.dataclass
+class VersionStatus:
+    version: int
+    state: int
+    error: str = ""
+
+
+def loadable_versions(base_dir):
+    """Integer version folders under ``base_dir`` that hold a complete SavedModel, ascending."""
+    root = pathlib.Path(base_dir)
+    if not root.is_dir():
+        return []
+    return sorted(int(path.name) for path in root.iterdir()
+                  if path.name.isdigit() and (path / SAVED_MODEL_FILE).is_file())
+
+
+def read_signature_defs(saved_model_dir):
+    """The ``serve`` MetaGraph's SignatureDefs, parsed from saved_model.pb (as TF Serving reports them)."""
+    saved_model = saved_model_pb2.SavedModel.FromString(
+        (pathlib.Path(saved_model_dir) / SAVED_MODEL_FILE).read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        if SERVE_TAG in meta_graph.meta_info_def.tags:
+            return dict(meta_graph.signature_def)
+    return dict(saved_model.meta_graphs[0].signature_def) if saved_model.meta_graphs else {}
+
+
+def load_version(base_dir, version):
+    import tensorflow as tf  # heavy: only when a model is actually loaded
+
+    path = pathlib.Path(base_dir) / str(version)
+    model = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+    return LoadedVersion(version, path, model, read_signature_defs(path))
+
+
+class ModelStore:
+    """Keeps the latest ``num_versions`` loadable versions of one model loaded.
+
+    Call ``poll()`` yourself, or ``start()`` a background thread that polls every
+    ``poll_seconds``; ``start()`` runs the first poll synchronously so a server started
+    on an existing model dir serves at once.
+    """
+
+    def __init__(self, base_dir, name=DEFAULT_MODEL_NAME, num_versions=1, poll_seconds=2.0):
+        if num_versions < 1:
+            raise ValueError("num_versions must be at least 1")
+        self.base_dir = pathlib.Path(base_dir)
+        self.name = name
+        self.num_versions = num_versions
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._served = {}  # version -> LoadedVersion; replaced wholesale, never mutated
+        self._statuses = {}  # version -> VersionStatus
+        self._stop = threading.Event()
+        self._thread = None
+
+    # -- requests -------------------------------------------------------------------
+
+    def get(self, version=None):
+        """The served version ``version``, or the newest served one; raises VersionNotFound."""
+        served = self._served
+        if version is None:
+            if not served:
+                raise VersionNotFound(f"model {self.name!r} has no available version yet (watching {self.base_dir})")
+            return served[max(served)]
+        try:
+            return served[version]
+        except KeyError:
+            raise VersionNotFound(f"version {version} of model {self.name!r} is not available "
+                                  f"(available: {sorted(served) or 'none'})") from None
+
+    def statuses(self, version=None):
+        """VersionStatus of every version seen (or only ``version``), newest first."""
+        with self._lock:
+            statuses = [dataclasses.replace(status) for status in self._statuses.values()]
+        if version is not None:
+            statuses = [status for status in statuses if status.version == version]
+            if not statuses:
+                raise VersionNotFound(f"version {version} of model {self.name!r} was never seen in {self.base_dir}")
+        return sorted(statuses, key=lambda status: -status.version)
+
+    # -- loading --------------------------------------------------------------------
+
+    def poll(self):
+        """Loads the newest wanted versions not loaded yet, then unloads those no longer wanted.
+
+        A version whose load failed is not retried and the next older one takes its place.
+        While no wanted version is available, the versions already served stay (a removed
+        push never empties the server).
+        """
+        on_disk = loadable_versions(self.base_dir)
+        while True:  # a failed load lets the next older version in; each version is tried once
+            failed = {status.version for status in self.statuses() if status.error}
+            wanted = [version for version in on_disk if version not in failed][-self.num_versions:]
+            missing = [version for version in wanted if version not in self._served]
+            if not missing:
+                break
+            for version in missing:
+                self._load(version)
+        if set(wanted) & set(self._served):
+            for version in sorted(set(self._served) - set(wanted)):
+                self._unload(version)
+
+    def _set_state(self, version, state, error=""):
+        with self._lock:
+            self._statuses[version] = VersionStatus(version, state, error)
+
+    def _load(self, version):
+        self._set_state(version, State.START)
+        self._set_state(version, State.LOADING)
+        started = time.monotonic()
+        try:
+            loaded = load_version(self.base_dir, version)
+        except Exception as error:  # any failure of a user's SavedModel is reported, not raised
+            log.error("model %s: failed to load version %d: %s", self.name, version, error)
+            self._set_state(version, State.END, f"{type(error).__name__}: {error}")
+            return
+        with self._lock:
+            self._served = {**self._served, version: loaded}
+            self._statuses[version] = VersionStatus(version, State.AVAILABLE)
+        log.info("model %s: version %d available (loaded in %.1f s)", self.name, version, time.monotonic() - started)
+
+    def _unload(self, version):
+        self._set_state(version, State.UNLOADING)
+        with self._lock:
+            self._served = {v: loaded for v, loaded in self._served.items() if v != version}
+            self._statuses[version] = VersionStatus(version, State.END)
+        log.info("model %s: version %d unloaded", self.name, version)
+
+    # -- background polling ---------------------------------------------------------
+
+    def start(self):
+        self.poll()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll_forever, name=f"model-store-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _poll_forever(self):
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.poll()
+            except Exception:  # keep watching: a transient file-system error must not end serving
+                log.exception("model %s: polling %s failed", self.name, self.base_dir)

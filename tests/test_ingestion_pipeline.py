@@ -1,0 +1,105 @@
+"""Ingestion in real LocalDagRunner pipelines: the curated raw schema against real and broken data, and spans."""
+import os
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import v1 as tfx
+
+from colornet.components import features
+from colornet.components.ingestion.component import PhotoExampleGen, span_input_config
+from colornet.components.ingestion.statistics import RAW_SCHEMA_PATH, stats_options
+
+from ingestion_fixtures import SEED_DIR, copy_photos, feature_value, output_uri, read_examples, run_local_pipeline
+
+
+def read_anomalies(pipeline_root, validator_id, split):
+    path = os.path.join(output_uri(pipeline_root, validator_id, "anomalies"), f"Split-{split}", "SchemaDiff.pb")
+    return anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
+
+
+def write_examples_without_image(folder):
+    """What a broken ingestion would produce: every raw feature but the image."""
+    os.makedirs(folder)
+    with tf.io.TFRecordWriter(os.path.join(folder, "examples.gz"), options="GZIP") as writer:
+        for i in range(6):
+            example = tf.train.Example()
+            example.features.feature[features.ID].bytes_list.value.append(f"photo-{i}.jpg".encode())
+            example.features.feature[features.SHA256].bytes_list.value.append(f"{i:064x}".encode())
+            example.features.feature[features.HEIGHT].int64_list.value.append(256)
+            example.features.feature[features.WIDTH].int64_list.value.append(256)
+            writer.write(example.SerializeToString())
+
+
+def validated(examples, suffix, schema):
+    statistics = tfx.components.StatisticsGen(examples=examples, stats_options=stats_options()).with_id(
+        f"StatisticsGen.{suffix}")
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema).with_id(f"ExampleValidator.{suffix}")
+    return [statistics, validator]
+
+
+def test_raw_schema_passes_good_photos_and_explains_a_missing_image(tmp_path):
+    images = tmp_path / "images"
+    copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images), limit=6)
+    copy_photos(os.path.join(SEED_DIR, "alpha", "*.jpg"), str(images / "alpha"))
+    write_examples_without_image(str(tmp_path / "broken"))
+
+    photos = PhotoExampleGen(input_base=str(images))
+    broken = tfx.components.ImportExampleGen(input_base=str(tmp_path / "broken")).with_id("ImportExampleGen.broken")
+    schema = tfx.components.ImportSchemaGen(schema_file=str(RAW_SCHEMA_PATH))
+    root = run_local_pipeline(tmp_path, [
+        photos, broken, schema,
+        *validated(photos.outputs["examples"], "photos", schema.outputs["schema"]),
+        *validated(broken.outputs["examples"], "broken", schema.outputs["schema"]),
+    ])
+
+    for split in ("train", "eval"):
+        assert not read_anomalies(root, "ExampleValidator.photos", split).anomaly_info
+    anomalies = read_anomalies(root, "ExampleValidator.broken", "train")
+    assert set(anomalies.anomaly_info) == {features.IMAGE}
+    explanation = anomalies.anomaly_info[features.IMAGE]
+    print("Anomaly a human reads:", explanation.short_description, "|", explanation.description)
+    assert "missing" in explanation.short_description.lower() or "dropped" in explanation.short_description.lower()
+    assert explanation.description
+
+
+def test_latest_span_by_default_and_older_spans_by_range_config(tmp_path):
+    images = tmp_path / "images"
+    copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images / "span-1"), limit=2)
+    copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images / "span-2" / "nested"), limit=5)
+    latest = PhotoExampleGen(input_base=str(images), input_config=span_input_config()).with_id("latest")
+    older = PhotoExampleGen(
+        input_base=str(images), input_config=span_input_config(),
+        range_config=tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(start_span_number=1, end_span_number=1)),
+    ).with_id("older")
+    root = run_local_pipeline(tmp_path, [latest, older])
+
+    def ingested_ids(component_id):
+        uri = output_uri(root, component_id, "examples")
+        examples = read_examples(os.path.join(uri, "Split-train")) + read_examples(os.path.join(uri, "Split-eval"))
+        return sorted(feature_value(e, features.ID).decode() for e in examples)
+
+    assert [i.split("/")[0] for i in ingested_ids("latest")] == ["span-2"] * 5
+    assert all(i.startswith("span-2/nested/") for i in ingested_ids("latest"))
+    assert [i.split("/")[0] for i in ingested_ids("older")] == ["span-1"] * 2
+
+
+def test_project_photo_tree_through_the_example_gen(tmp_path):
+    """/work/shared/data as users would point at it: nested folders, a README, B&W photos, PNGs named .jpg."""
+    from ingestion_fixtures import DATA_DIR
+    from colornet.components.ingestion.summary import SUMMARY_FILE_NAME, IngestionSummary
+
+    example_gen = PhotoExampleGen(input_base=DATA_DIR)
+    root = run_local_pipeline(tmp_path, [example_gen])
+
+    uri = output_uri(root, example_gen.id, "examples")
+    result = IngestionSummary.read(os.path.join(uri, SUMMARY_FILE_NAME))
+    grayscale = sorted(r["id"] for r in result.rejected if r["reason"] == "grayscale")
+    assert grayscale == sorted(f"seed-unsplash/test/{name}" for name in os.listdir(os.path.join(SEED_DIR, "test")))
+    assert len(grayscale) == 8
+    train = read_examples(os.path.join(uri, "Split-train"))
+    evaluation = read_examples(os.path.join(uri, "Split-eval"))
+    ids = {feature_value(e, features.ID).decode() for e in train + evaluation}
+    assert {f"seed-unsplash/alpha/{n}" for n in ("man.jpg", "swim.jpg", "woman.jpg")} <= ids
+    assert result.accepted == len(ids) == 313          # 300 BSDS500 + 10 seed train + 3 alpha
+    assert 0.25 < len(evaluation) / len(ids) < 0.42    # 2:1 by content hash

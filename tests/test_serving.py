@@ -1,0 +1,176 @@
+"""The gRPC server and client, for real: tiny SavedModels, a server on 127.0.0.1, gRPC calls."""
+import concurrent.futures
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+from tensorflow_serving.apis import (classification_pb2, model_management_pb2, model_service_pb2_grpc,
+                                     prediction_service_pb2_grpc)
+
+from colornet.serving.client import ColorizeClient
+from colornet.serving.model_store import ModelStore, State, loadable_versions
+from colornet.serving.predict import RequestLimits
+from colornet.serving.server import start_server
+
+from serving_fixtures import BLUE, RED, copy_version, is_red, jpeg_bytes, write_tint_model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One red and one blue exported version, to copy into model dirs as the Pusher would."""
+    root = tmp_path_factory.mktemp("exported")
+    return {"red": write_tint_model(root, 1, RED), "blue": write_tint_model(root, 2, BLUE)}
+
+
+@pytest.fixture(scope="module")
+def two_versions(exported, tmp_path_factory):
+    base = tmp_path_factory.mktemp("models")
+    copy_version(exported["red"], base, 1)
+    copy_version(exported["blue"], base, 2)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(two_versions):
+    running = start_server(two_versions, port=0, num_versions=2, poll_seconds=0.2,
+                           limits=RequestLimits(max_request_bytes=2_000_000, max_pixels=1_000_000))
+    yield running
+    running.stop(grace=1)
+
+
+@pytest.fixture
+def client(server):
+    with ColorizeClient(f"127.0.0.1:{server.port}", timeout=20) as client:
+        yield client
+
+
+def test_colorize_round_trip_serves_the_newest_version(client):
+    pngs = client.colorize([jpeg_bytes(48, 32), jpeg_bytes(20, 10)])
+    assert len(pngs) == 2
+    assert all(png.startswith(b"\x89PNG") for png in pngs)
+    assert not is_red(pngs[0])  # version 2 is the blue one
+
+
+def test_version_pinning(server):
+    target = f"127.0.0.1:{server.port}"
+    with ColorizeClient(target, version=1) as red, ColorizeClient(target, version=2) as blue:
+        assert is_red(red.colorize([jpeg_bytes()])[0])
+        assert not is_red(blue.colorize([jpeg_bytes()])[0])
+    with ColorizeClient(target, version=7) as missing, pytest.raises(grpc.RpcError) as raised:
+        missing.colorize([jpeg_bytes()])
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_unknown_model_is_not_found(server):
+    with ColorizeClient(f"127.0.0.1:{server.port}", model_name="other") as client, \
+            pytest.raises(grpc.RpcError) as raised:
+        client.colorize([jpeg_bytes()])
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "colornet" in raised.value.details()
+
+
+def test_other_signature_and_output_filter(client):
+    outputs = client.predict({"images": [jpeg_bytes(), jpeg_bytes()]}, signature_name="colorize_ab",
+                             output_filter=["ab"])
+    assert outputs["ab"].shape == (2, 8, 8, 2) and outputs["ab"].dtype == np.float32
+    with pytest.raises(grpc.RpcError) as raised:
+        client.predict({"images": [jpeg_bytes()]}, output_filter=["nope"])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as raised:
+        client.predict({"images": [jpeg_bytes()]}, signature_name="nope")
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_status_and_metadata(client):
+    assert client.status() == [{"version": 2, "state": "AVAILABLE", "error": ""},
+                               {"version": 1, "state": "AVAILABLE", "error": ""}]
+    version, signatures = client.metadata()
+    assert version == 2
+    assert {"serving_default", "colorize_ab"} <= set(signatures)
+    default = signatures["serving_default"]
+    assert list(default.inputs) == ["images"] and list(default.outputs) == ["colorized"]
+
+
+def test_undecodable_input_is_invalid_argument(client):
+    with pytest.raises(grpc.RpcError) as raised:
+        client.colorize([b"this is not an image"])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Unknown image file format" in raised.value.details()
+    assert "function_node" not in raised.value.details()
+
+
+def test_request_and_image_limits(client):
+    with pytest.raises(grpc.RpcError) as raised:
+        client.colorize([b"x" * 3_000_000])
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(grpc.RpcError) as raised:
+        client.colorize([jpeg_bytes(1200, 1000)])  # 1.2 Mpx, small as a JPEG
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1200x1000" in raised.value.details()
+
+
+def test_unimplemented_methods(server):
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    with channel:
+        with pytest.raises(grpc.RpcError) as raised:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Classify(
+                classification_pb2.ClassificationRequest(), timeout=5)
+        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.RpcError) as raised:
+            model_service_pb2_grpc.ModelServiceStub(channel).HandleReloadConfigRequest(
+                model_management_pb2.ReloadConfigRequest(), timeout=5)
+        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_half_written_version_is_ignored(exported, tmp_path):
+    copy_version(exported["red"], tmp_path, 1)
+    (tmp_path / "5" / "variables").mkdir(parents=True)  # a push in progress: no saved_model.pb yet
+    (tmp_path / "notes").mkdir()
+    assert loadable_versions(tmp_path) == [1]
+    store = ModelStore(tmp_path)
+    store.poll()
+    assert store.get().version == 1
+    assert [status.version for status in store.statuses()] == [1]
+
+
+def test_broken_version_is_reported_and_old_one_kept(exported, tmp_path):
+    copy_version(exported["red"], tmp_path, 1)
+    broken = tmp_path / "2"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a saved model")
+    store = ModelStore(tmp_path)
+    store.poll()
+    assert store.get().version == 1
+    statuses = {status.version: status for status in store.statuses()}
+    assert statuses[2].state == State.END and statuses[2].error
+    store.poll()  # not retried, still serving 1
+    assert store.get().version == 1
+
+
+def test_new_version_is_picked_up_without_failed_requests(exported, tmp_path):
+    copy_version(exported["red"], tmp_path, 1)
+    with start_server(tmp_path, port=0, poll_seconds=0.1) as running, \
+            ColorizeClient(f"127.0.0.1:{running.port}", timeout=20) as client:
+        stop = threading.Event()
+        colors = []
+
+        def send_until_stopped():
+            while not stop.is_set():
+                colors.append("red" if is_red(client.colorize([jpeg_bytes()])[0]) else "blue")
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            senders = [pool.submit(send_until_stopped) for _ in range(4)]
+            time.sleep(0.5)
+            copy_version(exported["blue"], tmp_path, 2)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and client.status()[0] != {
+                    "version": 2, "state": "AVAILABLE", "error": ""}:
+                time.sleep(0.1)
+            time.sleep(0.5)
+            stop.set()
+            for sender in senders:
+                sender.result()  # re-raises any failed request
+        assert colors[0] == "red" and colors[-1] == "blue"
+        assert {entry["version"]: entry["state"] for entry in client.status()} == {2: "AVAILABLE", 1: "END"}

@@ -1,0 +1,69 @@
+"""`colornet serve` in a subprocess, driven by `colorize`, `model-status` and `serving-config`."""
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from colornet.pipeline import cli
+
+from serving_fixtures import BLUE, is_red, jpeg_bytes, write_tint_model
+
+COLORNET = [sys.executable, "-m", "colornet.pipeline.cli"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``colornet serve`` on a one-version model dir; yields its gRPC target and REST port."""
+    models = tmp_path_factory.mktemp("push")
+    write_tint_model(models, 3, BLUE)
+    process = subprocess.Popen([*COLORNET, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
+                                "--poll-seconds", "0.5"], stdout=subprocess.PIPE, text=True)
+    banner = process.stdout.readline()
+    match = re.search(r"on (127\.0\.0\.1:\d+) \(gRPC\), REST on 127\.0\.0\.1:(\d+)", banner)
+    assert match, f"unexpected banner {banner!r}"
+    yield {"target": match[1], "rest_port": int(match[2]), "process": process}
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_colorize_a_folder_and_a_file(served, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    (photos / "nested").mkdir(parents=True)
+    for index, path in enumerate(["a.jpg", "b.jpg", "nested/c.jpg"]):
+        (photos / path).write_bytes(jpeg_bytes(30 + index, 20))
+    (photos / "notes.txt").write_text("not an image")
+
+    assert cli.main(["colorize", "--server", served["target"], str(photos), "-o", str(tmp_path / "out"),
+                     "--batch-size", "2"]) == 0
+    written = sorted(path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*.png"))
+    assert written == ["a.png", "b.png", "nested/c.png"]
+    assert not is_red((tmp_path / "out" / "a.png").read_bytes())
+    assert "Colorized 3 images" in capsys.readouterr().out
+
+    assert cli.main(["colorize", "--server", served["target"], str(photos / "a.jpg")]) == 0
+    assert (photos / "a_colorized.png").read_bytes().startswith(b"\x89PNG")
+
+    assert cli.main(["model-status", "--server", served["target"]]) == 0
+    assert "version 3  AVAILABLE" in capsys.readouterr().out
+
+
+def test_colorize_stdin_to_stdout(served):
+    result = subprocess.run([*COLORNET, "colorize", "--server", served["target"], "-"], input=jpeg_bytes(),
+                            capture_output=True, check=True, timeout=120)
+    assert result.stdout.startswith(b"\x89PNG")
+
+
+def test_serving_config_command(tmp_path, capsys):
+    assert cli.main(["serving-config", "--model-dir", str(tmp_path / "push"), "--output", str(tmp_path / "cfg")]) == 0
+    assert (tmp_path / "cfg" / "models.config").is_file()
+    assert "docker compose" in capsys.readouterr().out
+
+
+def test_sigterm_stops_the_server_gracefully(served):
+    process = served["process"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert "Server stopped." in process.stdout.read()
