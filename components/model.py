@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from colornet.components import preprocessing
+from colornet.components import features, preprocessing
 
 VARIANTS = ("alpha", "beta", "fusion")
 BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
@@ -138,6 +138,14 @@ def _fusion(lightness, config):
         _conv(128), keras.layers.UpSampling2D(), _conv(64), keras.layers.UpSampling2D(),
         _conv(32), _conv(16), _conv(2, activation="tanh"), keras.layers.UpSampling2D(),
     ])
+
+
+def model_inputs(transformed, size):
+    """What the model takes, from Transform's output (a dict of batched, flattened features).
+
+    The Trainer's input pipeline and every serving signature go through this one function.
+    """
+    return tf.reshape(transformed[features.L], [-1, size, size, 1])
 
 
 def build_model(config):

@@ -12,7 +12,7 @@ exact preprocessing the model was trained on.
 """
 import tensorflow as tf
 
-from colornet.components import features, preprocessing
+from colornet.components import features, model as model_lib, preprocessing
 
 
 def _predict_ab(model, encoded_images, size, image_shape):
@@ -21,8 +21,7 @@ def _predict_ab(model, encoded_images, size, image_shape):
     ``image_shape`` is the raw image feature's shape in the schema ([] or [1]).
     """
     raw = {features.IMAGE: tf.reshape(encoded_images, [-1, *image_shape])}
-    lightness = tf.reshape(model.tft_layer(raw)[features.L], [-1, size, size, 1])
-    return model(lightness, training=False)
+    return model(model_lib.model_inputs(model.tft_layer(raw), size), training=False)
 
 
 def build_signatures(model, tft_output, size):
@@ -55,8 +54,7 @@ def build_signatures(model, tft_output, size):
     @tf.function(input_signature=[examples_spec])
     def evaluate(examples):
         transformed = model.tft_layer(tf.io.parse_example(examples, raw_spec))
-        lightness = tf.reshape(transformed[features.L], [-1, size, size, 1])
-        ab = model(lightness, training=False)
+        ab = model(model_lib.model_inputs(transformed, size), training=False)
         return {features.AB: tf.reshape(ab, [tf.shape(ab)[0], -1])}
 
     return {

@@ -53,8 +53,7 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
     )
 
     def reshape(transformed, ab):
-        return (tf.reshape(transformed[features.L], [-1, size, size, 1]),
-                tf.reshape(ab, [-1, size, size, 2]))
+        return model_lib.model_inputs(transformed, size), tf.reshape(ab, [-1, size, size, 2])
 
     dataset = dataset.map(reshape, num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.augment:

@@ -4,37 +4,12 @@ ExampleGen (photos) -> StatisticsGen -> ImportSchemaGen (schemas/raw) -> Example
 -> Transform (RGB -> Lab) -> Trainer (warm start from the latest model) -> Evaluator
 (beats gray, no regression against the last blessed model) -> Pusher (blessed only).
 """
-import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from colornet.components import features
+from colornet.components.evaluation import eval_config
 from colornet.components.ingestion.component import PhotoExampleGen
 from colornet.components.ingestion.statistics import stats_options
 from colornet.schemas import RAW_SCHEMA_DIR
-
-_EVAL_METRICS_MODULE = "colornet.components.eval_metrics"
-
-
-def eval_config(config):
-    """TFMA: ab-MSE and its ratio to the grayscale baseline, with the blessing thresholds."""
-    beats_gray = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(upper_bound={"value": config.max_ab_mse_vs_gray}))
-    no_regression = tfma.MetricThreshold(
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": config.regression_tolerance}))
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name="evaluate",
-            preprocessing_function_names=["transform_features"],
-            label_key=features.AB)],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="AbMse", module=_EVAL_METRICS_MODULE, threshold=no_regression),
-            tfma.MetricConfig(class_name="AbMseVsGray", module=_EVAL_METRICS_MODULE, threshold=beats_gray),
-        ])],
-    )
 
 
 def create_pipeline(config, metadata_connection_config=None):
@@ -81,7 +56,7 @@ def create_pipeline(config, metadata_connection_config=None):
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=blessed_model.outputs["model"],
-        eval_config=eval_config(config),
+        eval_config=eval_config(config.max_ab_mse_vs_gray, config.regression_tolerance),
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
