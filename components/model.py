@@ -2,7 +2,8 @@
 
 Every variant maps L (scaled to [-1, 1], shape [size, size, 1]) to ab / 128 through a
 tanh, layer for layer as the article describes, except that L is normalized (the
-article feeds the alpha and beta nets L in [0, 100]).
+article feeds its nets L in [0, 100]). The model's input is a dict ``{"L": ...}`` made by
+``model_inputs``; its last layer computes in float32 even under mixed precision.
 
 * ``alpha``:  the single-photo net (8-16-32 filters, three stride-2 convs, three upsamplings).
 * ``beta``:   the encoder-decoder without a classifier.
@@ -16,7 +17,7 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from colornet.components import features, preprocessing
+from colornet.components import features, lab, losses, preprocessing
 
 VARIANTS = ("alpha", "beta", "fusion")
 BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
@@ -26,7 +27,11 @@ _BACKBONE_DEFAULT_SIZE = {"inception_resnet_v2": 299, "mobilenet_v2": 224}
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """What to build. ``backbone_weights``: a local .h5 path, "imagenet" (Keras' cache), or None."""
+    """What to build and how to compile it.
+
+    ``backbone_weights``: a local .h5 path, "imagenet" (Keras' cache), or None.
+    ``loss``: one of ``losses.LOSSES``.
+    """
 
     variant: str = "fusion"
     image_size: int = 256
@@ -34,12 +39,15 @@ class ModelConfig:
     backbone_size: int = 0  # 0: the backbone's native input size
     backbone_weights: str | None = None
     learning_rate: float = 1e-3
+    loss: str = "mse"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.loss not in losses.LOSSES:
+            raise ValueError(f"loss must be one of {losses.LOSSES}, got {self.loss!r}")
         if self.image_size % 8:
             raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
         if self.backbone_size and self.backbone_size < _BACKBONE_MIN_SIZE[self.backbone]:
@@ -112,8 +120,19 @@ def build_backbone(config):
     return backbone
 
 
+def gray_rgb(lightness):
+    """Model-scaled L ([-1, 1]) -> the sRGB gray photo of that lightness (ab = 0), in [0, 1].
+
+    That is what a black-and-white photo looks like to the classifier (the tutorial feeds it
+    ``gray2rgb(rgb2gray(photo))``); L itself is not linear in the sRGB gray value.
+    """
+    lightness = tf.cast(lightness, tf.float32)
+    lab_gray = tf.concat([(lightness + 1.0) * 50.0, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1)
+    return lab.lab_to_rgb(lab_gray)
+
+
 class _Embed(keras.layers.Layer):
-    """Gray L in [-1, 1] -> 3 equal channels at the backbone's size -> its 1000-d output."""
+    """Model-scaled L -> its gray sRGB photo at the backbone's size, in [-1, 1] -> the 1000-d output."""
 
     def __init__(self, backbone, **kwargs):
         super().__init__(**kwargs)
@@ -121,8 +140,8 @@ class _Embed(keras.layers.Layer):
 
     def call(self, lightness):
         size = self.backbone.input_shape[1]
-        gray = tf.image.resize(tf.repeat(lightness, 3, axis=-1), [size, size])
-        return self.backbone(gray, training=False)
+        gray = tf.image.resize(gray_rgb(lightness), [size, size]) * 2.0 - 1.0
+        return self.backbone(tf.cast(gray, self.compute_dtype), training=False)
 
 
 def _fusion(lightness, config):
@@ -141,30 +160,36 @@ def _fusion(lightness, config):
 
 
 def model_inputs(transformed, size):
-    """What the model takes, from Transform's output (a dict of batched, flattened features).
+    """What the model takes, from Transform's output (a dict of batched, flattened features):
+    ``{"L": [batch, size, size, 1]}``.
 
     The Trainer's input pipeline and every serving signature go through this one function.
     """
-    return tf.reshape(transformed[features.L], [-1, size, size, 1])
+    return {features.L: tf.reshape(transformed[features.L], [-1, size, size, 1])}
 
 
 def build_model(config):
-    """An uncompiled model: L [size, size, 1] in [-1, 1] -> ab / 128 [size, size, 2]."""
-    lightness = keras.Input((config.image_size, config.image_size, 1), name="L")
+    """An uncompiled model: {"L": [size, size, 1] in [-1, 1]} -> ab / 128 [size, size, 2].
+
+    Layers follow the global Keras dtype policy (mixed_float16 on GPUs, see the Trainer); the
+    output is cast to float32 by a last linear layer so the loss is computed in float32.
+    """
+    lightness = keras.Input((config.image_size, config.image_size, 1), name=features.L)
     if config.variant == "alpha":
         ab = _alpha(lightness)
     elif config.variant == "beta":
         ab = _beta(lightness)
     else:
         ab = _fusion(lightness, config)
-    return keras.Model(lightness, ab, name=f"colornet_{config.variant}")
+    ab = keras.layers.Activation("linear", dtype="float32", name="ab_float32")(ab)
+    return keras.Model({features.L: lightness}, ab, name=f"colornet_{config.variant}")
 
 
 def compile_model(model, config):
-    """MSE on ab / 128, as the tutorial trains; ab-MSE in Lab units as a readable metric."""
+    """Adam on ``config.loss`` over ab / 128 (MSE as in the tutorial by default); ab-MSE in Lab units as a metric."""
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="mse",
+        loss=losses.get_loss(config.loss),
         metrics=[AbMseLab()],
     )
     return model

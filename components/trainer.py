@@ -2,7 +2,13 @@
 
 Configuration comes from the Trainer's ``custom_config`` (see ``ModelConfig`` and
 ``TrainingConfig``); steps from ``TrainArgs``/``EvalArgs``. Runs on every visible GPU
-(MirroredStrategy) or on the CPU.
+(MirroredStrategy, mixed float16) or on the CPU (float32).
+
+What a run leaves in ``fn_args.model_run_dir`` (or ``checkpoint_dir``, see ``TrainingConfig``):
+TensorBoard logs (``train/``, ``validation/``: losses; ``samples/``: a grid of eval photos
+colorized after each epoch), ``training_log.csv`` (one line per epoch, appended across
+resumes) and ``checkpoints/`` (one per epoch). A run that finds a checkpoint resumes after
+its last finished epoch; otherwise it warm-starts from ``fn_args.base_model`` when given.
 """
 import dataclasses
 import logging
@@ -13,7 +19,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from colornet.components import features, model as model_lib, signatures
+from colornet.components import callbacks, features, model as model_lib, signatures
 from colornet.components.augmentation import augment
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
@@ -21,12 +27,18 @@ KERAS_WEIGHTS_FILE = "keras_weights.h5"
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """How to train (the model's own settings are in ``ModelConfig``)."""
+    """How to train (the model's own settings, loss included, are in ``ModelConfig``).
+
+    ``checkpoint_dir``: where the per-epoch checkpoints go; empty means
+    ``<model_run_dir>/checkpoints``. A TFX retry runs in a new ``model_run_dir``, so set a
+    fixed directory here for a retried Trainer to resume instead of starting over.
+    """
 
     batch_size: int = 8
     epochs: int = 1
     augment: bool = True
-    shuffle_buffer: int = 64
+    checkpoint_dir: str = ""
+    samples: int = 4
 
     @classmethod
     def from_dict(cls, values):
@@ -44,8 +56,20 @@ def distribution_strategy():
     return tf.distribute.get_strategy()
 
 
+def set_precision_policy():
+    """mixed_float16 when a GPU is visible (the model's output layer stays float32), else float32."""
+    policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    logging.info("Keras dtype policy: %s", policy)
+    return policy
+
+
 def make_dataset(file_pattern, data_accessor, tft_output, size, training, config):
-    """Batches of (L [size, size, 1], ab [size, size, 2]) from transformed examples; repeats forever."""
+    """Batches of ({"L": [size, size, 1]}, ab [size, size, 2]) from transformed examples; repeats forever.
+
+    Training batches are shuffled and, with ``config.augment``, augmented here (each epoch
+    sees new random transforms); eval batches are neither.
+    """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, label_key=features.AB, shuffle=training),
@@ -57,8 +81,14 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
 
     dataset = dataset.map(reshape, num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.augment:
-        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(augment_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def augment_inputs(inputs, ab):
+    """Augments L and ab together; other model inputs pass unchanged."""
+    lightness, ab = augment(inputs[features.L], ab)
+    return {**inputs, features.L: lightness}, ab
 
 
 def warm_start(model, base_model_dir):
@@ -86,19 +116,30 @@ def run_fn(fn_args):
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, size, True, training)
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training)
 
+    set_precision_policy()
     with distribution_strategy().scope():
         model = model_lib.compile_model(model_lib.build_model(model_config), model_config)
-    if fn_args.base_model:
+        checkpoint = callbacks.EpochCheckpoint(
+            training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
+        initial_epoch = checkpoint.restore()
+    if not initial_epoch and fn_args.base_model:
         warm_start(model, fn_args.base_model)
 
     epochs = max(1, training.epochs)
     model.fit(
         train_ds,
         epochs=epochs,
-        steps_per_epoch=max(1, fn_args.train_steps // epochs),
+        initial_epoch=initial_epoch,
+        steps_per_epoch=max(1, (fn_args.train_steps or epochs) // epochs),
         validation_data=eval_ds,
         validation_steps=max(1, fn_args.eval_steps or 1),
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        callbacks=[
+            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+            callbacks.SampleColorizations.from_dataset(
+                eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples),
+            keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
+            checkpoint,
+        ],
         verbose=2,
     )
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))

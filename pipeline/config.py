@@ -2,6 +2,8 @@
 import dataclasses
 import os
 
+from colornet.schemas import RAW_SCHEMA_PATH
+
 
 @dataclasses.dataclass
 class PipelineConfig:
@@ -25,8 +27,21 @@ class PipelineConfig:
     max_ab_mse_vs_gray: float = 1.0
     regression_tolerance: float = 0.0
     warm_start: bool = True
+    # Continuous retraining: photos arrive in span folders (<images_dir>/span-1/, span-2/, ...);
+    # ExampleGen ingests the newest span and Transform/Trainer see the last ``rolling_spans``.
+    spans: bool = False
+    rolling_spans: int = 1
+    # The curated raw schema, as the machines running the components see it (for Kubeflow: a path
+    # inside the container image or on gs://).
+    schema_file: str = str(RAW_SCHEMA_PATH)
     beam_args: list = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+
+    def __post_init__(self):
+        if self.rolling_spans < 1:
+            raise ValueError(f"rolling_spans must be >= 1, got {self.rolling_spans}")
+        if self.rolling_spans > 1 and not self.spans:
+            raise ValueError("rolling_spans > 1 needs span folders (spans=True)")
 
     @property
     def pipeline_root(self):

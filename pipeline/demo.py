@@ -6,7 +6,8 @@ black-and-white photo through the gRPC client and prints where the PNG is.
 """
 import pathlib
 
-from colornet.pipeline import sample_photos
+from colornet.pipeline import local_runner, sample_photos
+from colornet.pipeline.commands import add_pipeline_flags, config_from_args
 from colornet.serving.client import ColorizeClient
 from colornet.serving.server import start_server
 
@@ -25,14 +26,12 @@ def pushed_versions(serving_dir):
 
 
 def _demo(args):
-    from colornet.pipeline import cli, local_runner
-
     workdir = pathlib.Path(args.workdir)
     images = workdir / "images"
     _step(1, f"writing sample photos to {images}")
     sample_photos.write_color_photos(images)
 
-    config = cli.config_from_args(args, images)
+    config = config_from_args(args, images)
     _step(2, f"running the TFX pipeline (workdir {workdir}, profile {args.profile}); this takes a few minutes")
     local_runner.run(config)
     versions = pushed_versions(config.serving_dir)
@@ -57,7 +56,7 @@ def _demo(args):
     return 0
 
 
-def register(subparsers, add_pipeline_flags):
+def register(subparsers):
     parser = subparsers.add_parser("demo", help="run everything on the bundled sample photos (embedded default)")
     add_pipeline_flags(parser, default_profile="demo", default_workdir="runs/demo")
     parser.add_argument("--port", type=int, default=0, help="gRPC port of the local server (default: a free one)")

@@ -5,6 +5,10 @@ Pipelines submit. Every step runs ``image``, which must have colornet installed 
 repository's ``pip install .`` on a TFX 1.16 base image). ``images_dir`` and ``workdir``
 must then be paths the cluster sees (``gs://...``, a mounted volume). Continuous retraining
 on Kubeflow is a recurring run of this package (KFP "recurring run" / Vertex scheduler).
+
+TFX 1.16's KFP v2 compiler accepts only the LatestArtifact and LatestBlessedModel resolver
+strategies, not SpanRangeStrategy: a compiled pipeline trains on the newest span (warm-started
+from the last blessed model, which carries what earlier spans taught), never a rolling window.
 """
 import dataclasses
 import os
@@ -39,6 +43,9 @@ def _trainer_resources(settings):
 
 def compile_pipeline(config, output_path, settings=KubeflowSettings()):
     """Writes the pipeline's KFP v2 JSON to ``output_path``; returns the path."""
+    if config.rolling_spans > 1:
+        raise ValueError("Kubeflow V2 cannot compile a rolling span window (SpanRangeStrategy); "
+                         "use rolling_spans=1: the newest span with warm start")
     pipeline = pipeline_lib.create_pipeline(config)
     for component in pipeline.components:
         if component.id == TRAINER_ID:

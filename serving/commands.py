@@ -118,3 +118,23 @@ def register(subparsers):
     status = subparsers.add_parser("model-status", help="print the version states of a served model")
     _add_client_flags(status)
     status.set_defaults(func=_model_status)
+
+
+def main(argv=None):
+    """The serving commands alone (``python -m colornet.serving.commands``).
+
+    Starts in seconds because it does not import the training stack (TFX, Beam): meant for
+    serving containers and scripts that only serve or call a server.
+    """
+    import argparse
+    import logging
+
+    parser = argparse.ArgumentParser(prog="colornet-serving", description=__doc__)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

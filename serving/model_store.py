@@ -16,6 +16,7 @@ version is unloaded meanwhile (Python frees it once the last request drops it).
 import dataclasses
 import logging
 import pathlib
+import shutil
 import threading
 import time
 
@@ -62,6 +63,15 @@ def loadable_versions(base_dir):
         return []
     return sorted(int(path.name) for path in root.iterdir()
                   if path.name.isdigit() and (path / SAVED_MODEL_FILE).is_file())
+
+
+def publish_version(source_version_dir, base_dir, version):
+    """Copies an exported SavedModel to ``<base_dir>/<version>`` as the Pusher does: saved_model.pb last."""
+    source = pathlib.Path(source_version_dir)
+    target = pathlib.Path(base_dir) / str(version)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(SAVED_MODEL_FILE))
+    shutil.copy2(source / SAVED_MODEL_FILE, target / SAVED_MODEL_FILE)
+    return target
 
 
 def read_signature_defs(saved_model_dir):

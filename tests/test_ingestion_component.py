@@ -41,3 +41,48 @@ def test_photo_example_gen_in_local_dag_runner(tmp_path):
     assert summary["accepted"] == 7
     assert summary["rejected_counts"] == {"grayscale": 2}
     assert not os.path.exists(os.path.join(uri, ".ingestion_outcomes"))
+
+
+def test_custom_config_round_trips_and_rejects_typos():
+    import pytest
+    from tfx.utils import proto_utils
+    from colornet.components.ingestion import config
+
+    options = {"min_side": 48, "max_pixels": 1_000_000, "max_side": 0, "grayscale_threshold": 7.5}
+    as_json = proto_utils.proto_to_json(config.to_custom_config(options))
+    assert config.from_custom_config_json(as_json) == config.IngestionConfig(**options)
+    assert config.from_custom_config_json(None) == config.IngestionConfig()
+    with pytest.raises(ValueError, match="max_sise"):
+        PhotoExampleGen(input_base="/tmp", custom_config={"max_sise": 512})
+
+
+def run_ingest_command(*argv):
+    import argparse
+    from colornet.components.ingestion import commands
+
+    parser = argparse.ArgumentParser(prog="colornet")
+    commands.register(parser.add_subparsers(required=True))
+    args = parser.parse_args(["ingest", *map(str, argv)])
+    return args.func(args)
+
+
+def test_ingest_command_writes_splits_and_summary(tmp_path, capsys):
+    import glob
+    images = tmp_path / "images"
+    copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images / "a"), limit=4)
+    copy_photos(os.path.join(SEED_DIR, "test", "*.jpg"), str(images / "b"), limit=1)
+
+    assert run_ingest_command("--images", images, "--output", tmp_path / "out", "--max-side", 128) == 0
+    assert "4 of 5 files accepted; rejected: grayscale 1" in capsys.readouterr().out
+    records = glob.glob(str(tmp_path / "out" / "Split-*" / "*.gz"))
+    assert {os.path.basename(os.path.dirname(p)) for p in records} <= {"Split-train", "Split-eval"}
+    examples = read_examples(str(tmp_path / "out" / "Split-train")) + read_examples(str(tmp_path / "out" / "Split-eval"))
+    assert len(examples) == 4 and all(feature_value(e, features.WIDTH) == 128 for e in examples)
+    assert json.loads((tmp_path / "out" / SUMMARY_FILE_NAME).read_text())["accepted"] == 4
+
+
+def test_ingest_command_fails_on_a_folder_without_photos(tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "notes.txt").write_text("no photos here")
+    assert run_ingest_command("--images", tmp_path / "images", "--output", tmp_path / "out") == 1
+    assert "No usable photos" in capsys.readouterr().out

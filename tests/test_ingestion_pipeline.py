@@ -1,6 +1,7 @@
 """Ingestion in real LocalDagRunner pipelines: the curated raw schema against real and broken data, and spans."""
 import os
 
+import pytest
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
@@ -8,8 +9,9 @@ from tfx import v1 as tfx
 from colornet.components import features
 from colornet.components.ingestion.component import PhotoExampleGen, span_input_config
 from colornet.components.ingestion.statistics import RAW_SCHEMA_PATH, stats_options
+from colornet.components.ingestion.summary import SUMMARY_FILE_NAME, IngestionSummary
 
-from ingestion_fixtures import SEED_DIR, copy_photos, feature_value, output_uri, read_examples, run_local_pipeline
+from ingestion_fixtures import DATA_DIR, SEED_DIR, copy_photos, feature_value, output_uri, read_examples, run_local_pipeline
 
 
 def read_anomalies(pipeline_root, validator_id, split):
@@ -38,6 +40,7 @@ def validated(examples, suffix, schema):
     return [statistics, validator]
 
 
+@pytest.mark.slow  # ~40 s: two StatisticsGen + ExampleValidator runs
 def test_raw_schema_passes_good_photos_and_explains_a_missing_image(tmp_path):
     images = tmp_path / "images"
     copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images), limit=6)
@@ -86,9 +89,6 @@ def test_latest_span_by_default_and_older_spans_by_range_config(tmp_path):
 
 def test_project_photo_tree_through_the_example_gen(tmp_path):
     """/work/shared/data as users would point at it: nested folders, a README, B&W photos, PNGs named .jpg."""
-    from ingestion_fixtures import DATA_DIR
-    from colornet.components.ingestion.summary import SUMMARY_FILE_NAME, IngestionSummary
-
     example_gen = PhotoExampleGen(input_base=DATA_DIR)
     root = run_local_pipeline(tmp_path, [example_gen])
 

@@ -10,11 +10,11 @@ from tensorflow_serving.apis import (classification_pb2, model_management_pb2, m
                                      prediction_service_pb2_grpc)
 
 from colornet.serving.client import ColorizeClient
-from colornet.serving.model_store import ModelStore, State, loadable_versions
+from colornet.serving.model_store import ModelStore, State, loadable_versions, publish_version
 from colornet.serving.predict import RequestLimits
 from colornet.serving.server import start_server
 
-from serving_fixtures import BLUE, RED, copy_version, is_red, jpeg_bytes, write_tint_model
+from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_versions(exported, tmp_path_factory):
     base = tmp_path_factory.mktemp("models")
-    copy_version(exported["red"], base, 1)
-    copy_version(exported["blue"], base, 2)
+    publish_version(exported["red"], base, 1)
+    publish_version(exported["blue"], base, 2)
     return base
 
 
@@ -125,7 +125,7 @@ def test_unimplemented_methods(server):
 
 
 def test_half_written_version_is_ignored(exported, tmp_path):
-    copy_version(exported["red"], tmp_path, 1)
+    publish_version(exported["red"], tmp_path, 1)
     (tmp_path / "5" / "variables").mkdir(parents=True)  # a push in progress: no saved_model.pb yet
     (tmp_path / "notes").mkdir()
     assert loadable_versions(tmp_path) == [1]
@@ -136,7 +136,7 @@ def test_half_written_version_is_ignored(exported, tmp_path):
 
 
 def test_broken_version_is_reported_and_old_one_kept(exported, tmp_path):
-    copy_version(exported["red"], tmp_path, 1)
+    publish_version(exported["red"], tmp_path, 1)
     broken = tmp_path / "2"
     broken.mkdir()
     (broken / "saved_model.pb").write_bytes(b"not a saved model")
@@ -150,7 +150,7 @@ def test_broken_version_is_reported_and_old_one_kept(exported, tmp_path):
 
 
 def test_new_version_is_picked_up_without_failed_requests(exported, tmp_path):
-    copy_version(exported["red"], tmp_path, 1)
+    publish_version(exported["red"], tmp_path, 1)
     with start_server(tmp_path, port=0, poll_seconds=0.1) as running, \
             ColorizeClient(f"127.0.0.1:{running.port}", timeout=20) as client:
         stop = threading.Event()
@@ -163,7 +163,7 @@ def test_new_version_is_picked_up_without_failed_requests(exported, tmp_path):
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             senders = [pool.submit(send_until_stopped) for _ in range(4)]
             time.sleep(0.5)
-            copy_version(exported["blue"], tmp_path, 2)
+            publish_version(exported["blue"], tmp_path, 2)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and client.status()[0] != {
                     "version": 2, "state": "AVAILABLE", "error": ""}:

@@ -1,4 +1,9 @@
-"""`colornet serve` in a subprocess, driven by `colorize`, `model-status` and `serving-config`."""
+"""`serve` in a subprocess, driven by `colorize`, `model-status` and `serving-config`.
+
+Subprocesses run the serving commands alone (``python -m colornet.serving.commands``, which
+skips importing TFX); in-process calls go through the full ``colornet`` parser.
+"""
+import io
 import re
 import signal
 import subprocess
@@ -10,7 +15,7 @@ from colornet.pipeline import cli
 
 from serving_fixtures import BLUE, is_red, jpeg_bytes, write_tint_model
 
-COLORNET = [sys.executable, "-m", "colornet.pipeline.cli"]
+SERVING_COMMANDS = [sys.executable, "-m", "colornet.serving.commands"]
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +23,7 @@ def served(tmp_path_factory):
     """``colornet serve`` on a one-version model dir; yields its gRPC target and REST port."""
     models = tmp_path_factory.mktemp("push")
     write_tint_model(models, 3, BLUE)
-    process = subprocess.Popen([*COLORNET, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
+    process = subprocess.Popen([*SERVING_COMMANDS, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
                                 "--poll-seconds", "0.5"], stdout=subprocess.PIPE, text=True)
     banner = process.stdout.readline()
     match = re.search(r"on (127\.0\.0\.1:\d+) \(gRPC\), REST on 127\.0\.0\.1:(\d+)", banner)
@@ -50,10 +55,10 @@ def test_colorize_a_folder_and_a_file(served, tmp_path, capsys):
     assert "version 3  AVAILABLE" in capsys.readouterr().out
 
 
-def test_colorize_stdin_to_stdout(served):
-    result = subprocess.run([*COLORNET, "colorize", "--server", served["target"], "-"], input=jpeg_bytes(),
-                            capture_output=True, check=True, timeout=120)
-    assert result.stdout.startswith(b"\x89PNG")
+def test_colorize_stdin_to_stdout(served, monkeypatch, capsysbinary):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(jpeg_bytes())))
+    assert cli.main(["colorize", "--server", served["target"], "-"]) == 0
+    assert capsysbinary.readouterr().out.startswith(b"\x89PNG")
 
 
 def test_serving_config_command(tmp_path, capsys):

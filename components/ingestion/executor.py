@@ -55,8 +55,13 @@ class PhotoExampleGenExecutor(BaseExampleGenExecutor):
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        if not tf.io.gfile.isdir(input_base):
+            raise NoUsablePhotosError(f"Photo folder {input_base} does not exist or is not a folder.")
         examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
         outcomes_dir = os.path.join(examples_uri, _OUTCOMES_DIR_NAME)
+        if tf.io.gfile.exists(outcomes_dir):  # left by an interrupted attempt: its shards must not be merged
+            tf.io.gfile.rmtree(outcomes_dir)
         super().Do(input_dict, output_dict, {**exec_properties, _OUTCOMES_DIR_KEY: outcomes_dir})
 
         summary = IngestionSummary.from_outcomes(read_outcome_lines(os.path.join(outcomes_dir, "*")))
@@ -66,5 +71,5 @@ class PhotoExampleGenExecutor(BaseExampleGenExecutor):
         _LOG.info("%s\nSummary: %s", summary.describe(), summary_path)
         if not summary.accepted:
             raise NoUsablePhotosError(
-                f"No usable photos in {exec_properties[standard_component_specs.INPUT_BASE_KEY]}: "
+                f"No usable photos in {input_base}: "
                 f"{summary.describe()}\nSee {summary_path}.")

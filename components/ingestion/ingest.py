@@ -78,7 +78,8 @@ def to_example(photo_id: str, normalized: photo.NormalizedPhoto) -> tf.train.Exa
 
     return tf.train.Example(features=tf.train.Features(feature={
         features.IMAGE: bytes_feature(normalized.encoded),
-        features.ID: bytes_feature(photo_id.encode("utf-8")),
+        # surrogateescape: file names that are not valid UTF-8 keep their original bytes.
+        features.ID: bytes_feature(photo_id.encode("utf-8", "surrogateescape")),
         features.SHA256: bytes_feature(normalized.sha256.encode("ascii")),
         features.HEIGHT: int_feature(normalized.height),
         features.WIDTH: int_feature(normalized.width),
@@ -113,6 +114,10 @@ class _Normalize(beam.DoFn):
             outcome = Outcome(photo_id, rejection.reason, rejection.detail)
         except (OSError, tf.errors.OpError) as error:
             outcome = Outcome(photo_id, summary.UNREADABLE, str(error))
+        except Exception as error:  # pylint: disable=broad-except
+            # A decoder bug on one odd file must not fail the whole ingestion: report it, with the traceback logged.
+            _LOG.warning("Unexpected error on %s", photo_id, exc_info=True)
+            outcome = Outcome(photo_id, summary.CORRUPT, f"unexpected {type(error).__name__}: {error}")
         else:
             outcome = Outcome(photo_id, summary.ACCEPTED)
             yield to_example(photo_id, normalized)

@@ -1,0 +1,82 @@
+"""Keras callbacks of the Trainer: a checkpoint each epoch (and resuming from it), and a
+TensorBoard grid of sample colorizations of eval photos each epoch."""
+import logging
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from colornet.components import features, lab, preprocessing
+from colornet.components.quality.gallery import comparison_grid
+
+SAMPLES_SUMMARY = "eval_colorizations"
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model's and optimizer's variables and the number of finished epochs after
+    every epoch (``tf.train.CheckpointManager``, the last ``max_to_keep`` kept).
+
+    Call ``restore()`` once the model is compiled and before ``fit``: it loads the latest
+    checkpoint, if any, and returns the epoch to resume at (``fit(initial_epoch=...)``), so a
+    Trainer killed mid-run continues where its last finished epoch left off.
+    """
+
+    def __init__(self, directory, model, max_to_keep=3):
+        super().__init__()
+        self.directory = directory
+        self._epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
+        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epochs_done=self._epochs_done)
+        self._manager = tf.train.CheckpointManager(self._checkpoint, directory, max_to_keep=max_to_keep)
+
+    def restore(self):
+        """Loads the latest checkpoint; returns how many epochs it had finished (0 without one)."""
+        latest = self._manager.latest_checkpoint
+        if latest is None:
+            return 0
+        optimizer = self._checkpoint.optimizer
+        # The optimizer makes its slot variables lazily; build them so they are restored too.
+        getattr(optimizer, "inner_optimizer", optimizer).build(self._checkpoint.model.trainable_variables)
+        self._checkpoint.restore(latest).assert_existing_objects_matched()
+        epochs_done = int(self._epochs_done.numpy())
+        logging.info("Resuming from %s after %d finished epoch(s)", latest, epochs_done)
+        return epochs_done
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs_done.assign(epoch + 1)
+        path = self._manager.save(checkpoint_number=epoch + 1)
+        logging.info("Checkpoint of epoch %d: %s", epoch + 1, path)
+
+
+def lab_pictures(lightness, ab_scaled):
+    """Model-scaled L [n, h, w, 1] and ab / 128 [n, h, w, 2] -> uint8 RGB pictures [n, h, w, 3]."""
+    lab_image = tf.concat([(tf.cast(lightness, tf.float32) + 1.0) * 50.0,
+                           tf.cast(ab_scaled, tf.float32) * preprocessing.AB_SCALE], axis=-1)
+    return tf.image.convert_image_dtype(lab.lab_to_rgb(lab_image), tf.uint8, saturate=True).numpy()
+
+
+class SampleColorizations(keras.callbacks.Callback):
+    """After each epoch, colorizes a fixed batch of eval photos and writes one image summary
+    (``SAMPLES_SUMMARY``): a grid of gray | colorized | original rows, at the model's size."""
+
+    def __init__(self, inputs, ab, log_dir, cell_width=128):
+        super().__init__()
+        self.inputs = inputs
+        self.ab = ab
+        self.cell_width = cell_width
+        self._writer = tf.summary.create_file_writer(log_dir)
+
+    @classmethod
+    def from_dataset(cls, dataset, log_dir, count=4):
+        """Takes the first ``count`` examples of a batched (inputs, ab) dataset as the samples."""
+        inputs, ab = next(iter(dataset.unbatch().batch(count).take(1)))
+        return cls(inputs, ab, log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = self.model(self.inputs, training=False)
+        lightness = self.inputs[features.L]
+        gray = lab_pictures(lightness, tf.zeros_like(self.ab))
+        rows = zip(gray, lab_pictures(lightness, predicted), lab_pictures(lightness, self.ab))
+        grid = comparison_grid(list(rows), cell_width=self.cell_width)
+        with self._writer.as_default():
+            tf.summary.image(SAMPLES_SUMMARY, np.expand_dims(grid, 0), step=epoch + 1)
+        self._writer.flush()

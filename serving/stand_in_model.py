@@ -1,0 +1,48 @@
+"""A stand-in for a trained colornet model: the same serving signatures, no training.
+
+``serving_default``: ``images`` (encoded bytes, any size) -> ``colorized`` (PNG of the photo
+in gray, tinted by a fixed RGB factor); ``colorize_ab``: ``images`` -> ``ab`` (float32
+[batch, 8, 8, 2]). Versions exported with different tints give outputs that tell them
+apart, which the serving tests and ``benchmarks/serve.py`` use to see version switches.
+"""
+import pathlib
+
+import tensorflow as tf
+
+RED = (1.0, 0.3, 0.3)
+BLUE = (0.3, 0.3, 1.0)
+_IMAGES = tf.TensorSpec([None], tf.string, name="images")
+
+
+class TintModel(tf.Module):
+    def __init__(self, tint):
+        super().__init__()
+        self.tint = tf.Variable(tint, dtype=tf.float32, trainable=False)
+
+    def _tinted(self, encoded):
+        rgb = tf.cast(tf.io.decode_image(encoded, channels=3, expand_animations=False), tf.float32)
+        gray = tf.reduce_mean(rgb, axis=-1, keepdims=True)
+        return tf.cast(tf.clip_by_value(gray * self.tint, 0.0, 255.0), tf.uint8)
+
+    @tf.function(input_signature=[_IMAGES])
+    def serve(self, images):
+        pngs = tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), images,
+                         fn_output_signature=tf.TensorSpec([], tf.string))
+        return {"colorized": pngs}
+
+    @tf.function(input_signature=[_IMAGES])
+    def colorize_ab(self, images):
+        def ab(encoded):
+            small = tf.image.resize(tf.cast(self._tinted(encoded), tf.float32), [8, 8])
+            return small[..., :2] - 128.0
+
+        return {"ab": tf.map_fn(ab, images, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))}
+
+
+def write_tint_model(base_dir, version, tint=RED):
+    """Exports a TintModel as ``<base_dir>/<version>`` (a Pusher-style version dir); returns its path."""
+    model = TintModel(tint)
+    path = pathlib.Path(base_dir) / str(version)
+    tf.saved_model.save(model, str(path), signatures={"serving_default": model.serve,
+                                                      "colorize_ab": model.colorize_ab})
+    return path

@@ -1,0 +1,86 @@
+"""A real Transform graph and a tiny real colornet model, without running the pipeline.
+
+``write_transform_output`` runs colornet's ``preprocessing_fn`` with tf.Transform's Beam
+implementation on in-memory raw examples that follow the curated raw schema
+(``schemas/raw/schema.pbtxt``: every feature has shape [1], as in production) and writes
+what the Transform component writes: ``transform_fn/``, ``transformed_metadata/`` and the raw
+``metadata/``. ``encode`` and ``raw_example`` make photos and serialized raw tf.Examples.
+"""
+import hashlib
+import io
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from google.protobuf import text_format
+from PIL import Image
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+from colornet.components import features, model as model_lib, transform
+from colornet.schemas import RAW_SCHEMA_DIR
+
+SIZE = 32
+
+
+def encode(rgb, fmt, **options):
+    """uint8 array -> encoded bytes (PIL format name: "JPEG", "PNG", ...)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def raw_metadata():
+    schema = text_format.Parse((RAW_SCHEMA_DIR / "schema.pbtxt").read_text(), schema_pb2.Schema())
+    return dataset_metadata.DatasetMetadata(schema)
+
+
+def raw_instance(encoded):
+    """A raw example as ingestion writes it (every feature a one-element list)."""
+    height, width = tf.io.decode_image(encoded, channels=3).shape[:2]
+    return {features.IMAGE: [encoded], features.ID: [b"photo"],
+            features.SHA256: [hashlib.sha256(encoded).hexdigest().encode()],
+            features.HEIGHT: [height], features.WIDTH: [width]}
+
+
+def raw_example(encoded):
+    """The serialized tf.Example of ``raw_instance(encoded)``."""
+    def feature(values):
+        if isinstance(values[0], bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    instance = raw_instance(encoded)
+    return tf.train.Example(features=tf.train.Features(
+        feature={name: feature(values) for name, values in instance.items()})).SerializeToString()
+
+
+def write_transform_output(out_dir, encoded_photos, size=SIZE):
+    """Analyzes and transforms ``encoded_photos`` with colornet's preprocessing_fn; returns the TFTransformOutput."""
+    metadata = raw_metadata()
+    instances = [raw_instance(encoded) for encoded in encoded_photos]
+    with tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=False):
+        _, transform_fn = (instances, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: transform.preprocessing_fn(inputs, {"image_size": size}))
+        _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir))
+    metadata_io.write_metadata(metadata, f"{out_dir}/metadata")
+    return tft.TFTransformOutput(str(out_dir))
+
+
+def tiny_model(size=SIZE, seed=0):
+    """An untrained alpha model (builds in well under a second)."""
+    tf.keras.utils.set_random_seed(seed)
+    config = model_lib.ModelConfig(variant="alpha", image_size=size)
+    return model_lib.compile_model(model_lib.build_model(config), config)
+
+
+def sample_photos(shared_data, sizes):
+    """BSDS500 validation photos resized to each (width, height) in ``sizes``, as uint8 RGB arrays."""
+    sources = sorted((shared_data / "bsds500" / "val").glob("*.jpg"))
+    photos = []
+    for source, size in zip(sources, sizes):
+        with Image.open(source) as image:
+            photos.append(np.asarray(image.convert("RGB").resize(size, Image.BILINEAR)))
+    return photos
