@@ -49,17 +49,28 @@ def percentiles(latencies):
     return {f"p{q}_ms": round(float(np.percentile(milliseconds, q)), 2) for q in (50, 95, 99)}
 
 
-def in_process(model_path, image, requests):
-    """Latency of the serving signature called directly (one caller), after one warm-up call."""
-    signature = tf.saved_model.load(str(model_path)).signatures["serving_default"]
+def one_client_paired(signature, target, image, requests):
+    """One caller alternating a direct signature call and a gRPC call on the same image.
+
+    Alternating keeps both figures under the same machine load, so their difference at
+    p50 is the gRPC overhead (serialization, transport, request checks), not noise.
+    """
     batch = tf.constant([image])
-    signature(images=batch)
-    latencies = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        signature(images=batch)
-        latencies.append(time.perf_counter() - started)
-    return {"requests": requests, **percentiles(latencies)}
+    direct, remote = [], []
+    with ColorizeClient(target, timeout=300) as client:
+        for _ in range(3):  # warm-up: the first calls of a loaded function are slower
+            signature(images=batch)
+            client.colorize([image])
+        for _ in range(requests):
+            started = time.perf_counter()
+            signature(images=batch)
+            direct.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            client.colorize([image])
+            remote.append(time.perf_counter() - started)
+    return ({"requests": requests, **percentiles(direct)},
+            {"requests": requests, "concurrency": 1, "failed": 0,
+             "throughput_rps": round(len(remote) / sum(remote), 2), **percentiles(remote)})
 
 
 def through_grpc(target, image, requests, concurrency):
@@ -138,7 +149,7 @@ def prepare_model_dir(model_dir, workspace):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", help="a Pusher base dir with a real colornet model (default: a stand-in)")
-    parser.add_argument("--requests", type=int, default=48, help="requests per configuration (default: %(default)s)")
+    parser.add_argument("--requests", type=int, default=32, help="requests per configuration (default: %(default)s)")
     parser.add_argument("--json", default="benchmarks/results/serve.json", help="where to write the results")
     args = parser.parse_args(argv)
 
@@ -147,21 +158,20 @@ def main(argv=None):
         results = {"model": model_label, "requests_per_config": args.requests, "sizes": {}}
         with start_server(push_dir, port=0, poll_seconds=0.5) as server:
             target = f"127.0.0.1:{server.port}"
+            signature = tf.saved_model.load(str(push_dir / "1")).signatures["serving_default"]
             for label, (width, height) in SIZES.items():
                 image = photo_jpeg(width, height)
-                direct = in_process(push_dir / "1", image, args.requests)
-                print(f"{label} in-process    p50 {direct['p50_ms']:8.1f} ms  p95 {direct['p95_ms']:8.1f}  "
+                direct, single = one_client_paired(signature, target, image, args.requests)
+                grpc_runs = [single] + [through_grpc(target, image, max(args.requests, concurrency), concurrency)
+                                        for concurrency in CONCURRENCY[1:]]
+                print(f"{label:>9} in-process  p50 {direct['p50_ms']:8.1f} ms  p95 {direct['p95_ms']:8.1f}  "
                       f"p99 {direct['p99_ms']:8.1f}", flush=True)
-                through_grpc(target, image, 2, 1)  # warm-up
-                grpc_runs = []
-                for concurrency in CONCURRENCY:
-                    run = through_grpc(target, image, max(args.requests, concurrency), concurrency)
-                    grpc_runs.append(run)
-                    print(f"{label} gRPC x{concurrency:<2}      p50 {run['p50_ms']:8.1f} ms  p95 {run['p95_ms']:8.1f}  "
-                          f"p99 {run['p99_ms']:8.1f}  {run['throughput_rps']:7.1f} req/s  failed {run['failed']}",
-                          flush=True)
-                overhead = round(grpc_runs[0]["p50_ms"] - direct["p50_ms"], 2)
-                print(f"{label} gRPC overhead at p50 (1 client): {overhead} ms", flush=True)
+                for run in grpc_runs:
+                    print(f"{label:>9} gRPC x{run['concurrency']:<2}     p50 {run['p50_ms']:8.1f} ms  "
+                          f"p95 {run['p95_ms']:8.1f}  p99 {run['p99_ms']:8.1f}  {run['throughput_rps']:7.1f} req/s  "
+                          f"failed {run['failed']}", flush=True)
+                overhead = round(single["p50_ms"] - direct["p50_ms"], 2)
+                print(f"{label:>9} gRPC overhead at p50 (1 client): {overhead} ms", flush=True)
                 results["sizes"][label] = {"jpeg_bytes": len(image), "in_process": direct, "grpc": grpc_runs,
                                            "grpc_overhead_p50_ms": overhead}
             swap = hot_swap(server, target, photo_jpeg(*SIZES["256x256"]), next_version, args.requests)

@@ -35,24 +35,29 @@ def build_signatures(model, tft_output, size):
     images_spec = tf.TensorSpec([None], tf.string, name=features.SERVING_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")
 
-    def predict_ab(images):
-        raw = {features.IMAGE: tf.reshape(serving_decode.check_images(images), [-1, *image_shape])}
+    def predict_ab(checked_images):
+        raw = {features.IMAGE: tf.reshape(checked_images, [-1, *image_shape])}
         return _predict_lab(model, raw, size)[1]
 
-    @tf.function(input_signature=[images_spec])
-    def serve(images):
-        ab = predict_ab(images)
-
+    def colorize(checked_images):
         def compose(pair):
             encoded, one_ab = pair
             return tf.io.encode_png(preprocessing.colorize_full_resolution(preprocessing.decode_rgb(encoded), one_ab))
 
-        pngs = tf.map_fn(compose, (images, ab), fn_output_signature=tf.TensorSpec([], tf.string))
+        ab = predict_ab(checked_images)
+        return tf.map_fn(compose, (checked_images, ab), fn_output_signature=tf.TensorSpec([], tf.string))
+
+    @tf.function(input_signature=[images_spec])
+    def serve(images):
+        checked = serving_decode.check_images(images)
+        pngs = tf.cond(tf.size(checked) > 0, lambda: colorize(checked), lambda: tf.constant([], tf.string))
         return {features.SERVING_OUTPUT: pngs}
 
     @tf.function(input_signature=[images_spec])
     def colorize_ab(images):
-        return {features.AB_OUTPUT: predict_ab(images) * preprocessing.AB_SCALE}
+        checked = serving_decode.check_images(images)
+        ab = tf.cond(tf.size(checked) > 0, lambda: predict_ab(checked), lambda: tf.zeros([0, size, size, 2]))
+        return {features.AB_OUTPUT: ab * preprocessing.AB_SCALE}
 
     @tf.function(input_signature=[examples_spec])
     def transform_features(examples):

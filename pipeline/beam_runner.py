@@ -12,11 +12,18 @@ from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
 from colornet.pipeline import pipeline as pipeline_lib
+from colornet.pipeline.freshness import run_unless_unchanged
+from colornet.pipeline.progress import component_progress
 
 
 def run(config):
-    """Runs the whole pipeline once under BeamDagRunner."""
+    """Runs the whole pipeline once under BeamDagRunner (unless nothing changed); returns whether it ran."""
     os.makedirs(config.workdir, exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
-    BeamDagRunner(beam_orchestrator_args=list(config.beam_args)).run(
-        pipeline_lib.create_pipeline(config, metadata))
+    pipeline = pipeline_lib.create_pipeline(config, metadata)
+
+    def execute():
+        with component_progress():
+            BeamDagRunner(beam_orchestrator_args=list(config.beam_args)).run(pipeline)
+
+    return run_unless_unchanged(config, execute)

@@ -9,20 +9,12 @@ import pathlib
 from colornet.pipeline import local_runner, sample_photos
 from colornet.pipeline.commands import add_pipeline_flags, config_from_args
 from colornet.serving.client import ColorizeClient
+from colornet.serving.model_store import loadable_versions
 from colornet.serving.server import start_server
 
 
 def _step(number, text):
     print(f"[{number}/4] {text}", flush=True)
-
-
-def pushed_versions(serving_dir):
-    """Integer version folders that hold a complete SavedModel, oldest first."""
-    root = pathlib.Path(serving_dir)
-    if not root.is_dir():
-        return []
-    return sorted(int(path.name) for path in root.iterdir()
-                  if path.name.isdigit() and (path / "saved_model.pb").exists())
 
 
 def _demo(args):
@@ -34,7 +26,7 @@ def _demo(args):
     config = config_from_args(args, images)
     _step(2, f"running the TFX pipeline (workdir {workdir}, profile {args.profile}); this takes a few minutes")
     local_runner.run(config)
-    versions = pushed_versions(config.serving_dir)
+    versions = loadable_versions(config.serving_dir)
     if not versions:
         print(f"No model was pushed to {config.serving_dir}: the Evaluator did not bless it "
               f"(see the Evaluator's output under {config.pipeline_root}).")

@@ -6,15 +6,23 @@ import os
 from tfx import v1 as tfx
 
 from colornet.pipeline import pipeline as pipeline_lib
+from colornet.pipeline.freshness import run_unless_unchanged
+from colornet.pipeline.progress import component_progress
 
 # Multi-processing DirectRunner uses every core; callers' Beam args come after and win.
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 
 
 def run(config):
-    """Runs the whole pipeline once; returns when every component has finished."""
+    """Runs the whole pipeline once (unless nothing changed: see ``freshness``); returns whether it ran."""
     os.makedirs(config.workdir, exist_ok=True)
     config = dataclasses.replace(config, beam_args=DEFAULT_BEAM_ARGS + list(config.beam_args))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)
-    tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_pipeline(config, metadata))
+    pipeline = pipeline_lib.create_pipeline(config, metadata)
+
+    def execute():
+        with component_progress():
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+
+    return run_unless_unchanged(config, execute)

@@ -7,7 +7,8 @@ Mirrors TF Serving's file-system source with a ``latest { num_versions: N }`` po
 * the newest N loadable versions are served; an older one is unloaded only after the
   newer one is AVAILABLE (availability-preserving), so there is never a gap;
 * each version goes START -> LOADING -> AVAILABLE -> UNLOADING -> END (or LOADING -> END
-  with an error status when its load fails; a failed version is not retried).
+  with an error status when its load fails; a failed version is retried only once its
+  saved_model.pb changes, e.g. when the poll caught it while the Pusher was writing it).
 
 Serving a request takes a reference to one ``LoadedVersion``; the set of served versions
 is swapped as a whole under a lock, so a request in flight keeps its model even if that
@@ -97,19 +98,22 @@ class ModelStore:
 
     Call ``poll()`` yourself, or ``start()`` a background thread that polls every
     ``poll_seconds``; ``start()`` runs the first poll synchronously so a server started
-    on an existing model dir serves at once.
+    on an existing model dir serves at once. ``warmup(loaded_version)``, when given, runs
+    while the version is LOADING; if it raises, the load fails.
     """
 
-    def __init__(self, base_dir, name=DEFAULT_MODEL_NAME, num_versions=1, poll_seconds=2.0):
+    def __init__(self, base_dir, name=DEFAULT_MODEL_NAME, num_versions=1, poll_seconds=2.0, warmup=None):
         if num_versions < 1:
             raise ValueError("num_versions must be at least 1")
         self.base_dir = pathlib.Path(base_dir)
         self.name = name
         self.num_versions = num_versions
         self.poll_seconds = poll_seconds
+        self.warmup = warmup
         self._lock = threading.Lock()
         self._served = {}  # version -> LoadedVersion; replaced wholesale, never mutated
         self._statuses = {}  # version -> VersionStatus
+        self._failed = {}  # version -> saved_model.pb stamp of the failed load
         self._stop = threading.Event()
         self._thread = None
 
@@ -143,22 +147,30 @@ class ModelStore:
     def poll(self):
         """Loads the newest wanted versions not loaded yet, then unloads those no longer wanted.
 
-        A version whose load failed is not retried and the next older one takes its place.
-        While no wanted version is available, the versions already served stay (a removed
-        push never empties the server).
+        A version whose load failed is skipped (the next older one takes its place) until
+        its saved_model.pb changes. While no wanted version is available, the versions
+        already served stay (a removed push never empties the server).
         """
         on_disk = loadable_versions(self.base_dir)
-        while True:  # a failed load lets the next older version in; each version is tried once
-            failed = {status.version for status in self.statuses() if status.error}
+        while True:  # each failed load lets the next older version in
+            failed = {version for version, stamp in self._failed.items() if self._stamp(version) == stamp}
             wanted = [version for version in on_disk if version not in failed][-self.num_versions:]
             missing = [version for version in wanted if version not in self._served]
             if not missing:
                 break
-            for version in missing:
+            for version in reversed(missing):  # newest first: it is the one requests want
                 self._load(version)
         if set(wanted) & set(self._served):
             for version in sorted(set(self._served) - set(wanted)):
                 self._unload(version)
+
+    def _stamp(self, version):
+        """Identifies the contents of a version's saved_model.pb without reading it."""
+        try:
+            stat = (self.base_dir / str(version) / SAVED_MODEL_FILE).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def _set_state(self, version, state, error=""):
         with self._lock:
@@ -167,13 +179,17 @@ class ModelStore:
     def _load(self, version):
         self._set_state(version, State.START)
         self._set_state(version, State.LOADING)
-        started = time.monotonic()
+        started, stamp = time.monotonic(), self._stamp(version)
         try:
             loaded = load_version(self.base_dir, version)
+            if self.warmup:
+                self.warmup(loaded)
         except Exception as error:  # any failure of a user's SavedModel is reported, not raised
             log.error("model %s: failed to load version %d: %s", self.name, version, error)
             self._set_state(version, State.END, f"{type(error).__name__}: {error}")
+            self._failed[version] = stamp
             return
+        self._failed.pop(version, None)
         with self._lock:
             self._served = {**self._served, version: loaded}
             self._statuses[version] = VersionStatus(version, State.AVAILABLE)

@@ -21,6 +21,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 from colornet.serving.model_store import DEFAULT_MODEL_NAME, ModelStore, VersionNotFound
 from colornet.serving.predict import (DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE, RequestLimits, ServingError,
                                       predict)
+from colornet.serving.warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +186,13 @@ class RunningServer:
 def start_server(model_dir, host="127.0.0.1", port=0, model_name=DEFAULT_MODEL_NAME, poll_seconds=2.0,
                  num_versions=1, limits=RequestLimits(), max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES,
                  rest_port=None, workers=DEFAULT_WORKERS):
-    """Loads the newest version(s) under ``model_dir``, starts serving and returns a RunningServer.
+    """Loads (and warms up) the newest version(s) under ``model_dir``, starts serving, returns a RunningServer.
 
     ``port=0`` picks a free port (read it from ``.port``). The model dir may be empty or
     missing at start: the server then answers NOT_FOUND until the first version lands.
     """
-    store = ModelStore(model_dir, name=model_name, num_versions=num_versions, poll_seconds=poll_seconds).start()
+    store = ModelStore(model_dir, name=model_name, num_versions=num_versions, poll_seconds=poll_seconds,
+                       warmup=replay_warmup_requests).start()
     # gRPC refuses messages over its limit before the handler sees them; keep it above the
     # request limit so oversized requests get the handler's clearer RESOURCE_EXHAUSTED message.
     receive_limit = max(max_message_bytes, limits.max_request_bytes + 1024 * 1024)

@@ -3,7 +3,6 @@ import io
 import json
 import os
 
-import numpy as np
 from PIL import Image
 
 from colornet.components import features

@@ -11,8 +11,8 @@ from skimage import color
 
 from colornet.pipeline import local_runner
 from colornet.pipeline.config import PipelineConfig
-from colornet.pipeline.demo import pushed_versions
 from colornet.serving.client import ColorizeClient
+from colornet.serving.model_store import loadable_versions
 from colornet.serving.server import start_server
 
 TINY_MODEL = {"variant": "fusion", "image_size": 32, "backbone": "mobilenet_v2", "backbone_size": 32}
@@ -45,7 +45,7 @@ def test_every_component_ran(pipeline_run):
 
 
 def test_model_beats_gray_and_is_pushed(pipeline_run):
-    versions = pushed_versions(pipeline_run.serving_dir)
+    versions = loadable_versions(pipeline_run.serving_dir)
     assert len(versions) == 1
     version_dir = pathlib.Path(pipeline_run.serving_dir) / str(versions[0])
     assert (version_dir / "saved_model.pb").exists()
@@ -71,3 +71,9 @@ def test_grpc_round_trip_keeps_size_and_lightness(pipeline_run, shared_data):
     lightness_in = color.rgb2lab(np.asarray(gray))[..., 0]
     lightness_out = color.rgb2lab(colorized)[..., 0]
     assert np.abs(lightness_in - lightness_out).max() < 3.0  # uint8 rounding and gamut clipping only
+
+
+def test_rerun_without_new_photos_runs_nothing(pipeline_run):
+    trainer_runs = _component_outputs(pipeline_run, "Trainer")
+    assert local_runner.run(pipeline_run) is False
+    assert _component_outputs(pipeline_run, "Trainer") == trainer_runs

@@ -1,18 +1,21 @@
 """The gRPC server and client, for real: tiny SavedModels, a server on 127.0.0.1, gRPC calls."""
 import concurrent.futures
+import shutil
 import threading
 import time
 
 import grpc
 import numpy as np
 import pytest
-from tensorflow_serving.apis import (classification_pb2, model_management_pb2, model_service_pb2_grpc,
-                                     prediction_service_pb2_grpc)
+import tensorflow as tf
+from tensorflow_serving.apis import (classification_pb2, model_management_pb2, model_service_pb2_grpc, predict_pb2,
+                                     prediction_log_pb2, prediction_service_pb2_grpc)
 
 from colornet.serving.client import ColorizeClient
 from colornet.serving.model_store import ModelStore, State, loadable_versions, publish_version
 from colornet.serving.predict import RequestLimits
 from colornet.serving.server import start_server
+from colornet.serving.warmup import WARMUP_FILE, replay_warmup_requests
 
 from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
 
@@ -145,8 +148,13 @@ def test_broken_version_is_reported_and_old_one_kept(exported, tmp_path):
     assert store.get().version == 1
     statuses = {status.version: status for status in store.statuses()}
     assert statuses[2].state == State.END and statuses[2].error
-    store.poll()  # not retried, still serving 1
-    assert store.get().version == 1
+    store.poll()  # not retried while unchanged, still serving 1
+    assert store.get().version == 1 and store.statuses(2)[0].state == State.END
+    publish_version(exported["blue"], tmp_path / "fixed", 2)  # the push finished writing saved_model.pb
+    shutil.copytree(tmp_path / "fixed" / "2", broken, dirs_exist_ok=True)
+    store.poll()
+    assert store.get().version == 2
+    assert {status.version: State.Name(status.state) for status in store.statuses()} == {2: "AVAILABLE", 1: "END"}
 
 
 def test_new_version_is_picked_up_without_failed_requests(exported, tmp_path):
@@ -174,3 +182,28 @@ def test_new_version_is_picked_up_without_failed_requests(exported, tmp_path):
                 sender.result()  # re-raises any failed request
         assert colors[0] == "red" and colors[-1] == "blue"
         assert {entry["version"]: entry["state"] for entry in client.status()} == {2: "AVAILABLE", 1: "END"}
+
+
+def _write_warmup(version_dir, images):
+    path = version_dir / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image in images:
+            request = predict_pb2.PredictRequest()
+            request.inputs["images"].CopyFrom(tf.make_tensor_proto([image]))
+            writer.write(prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)).SerializeToString())
+
+
+def test_warmup_requests_run_before_a_version_serves(exported, tmp_path):
+    good = publish_version(exported["red"], tmp_path, 1)
+    _write_warmup(good, [jpeg_bytes(), jpeg_bytes(8, 8)])
+    bad = publish_version(exported["blue"], tmp_path, 2)
+    _write_warmup(bad, [b"not an image"])
+    ran = []
+    store = ModelStore(tmp_path, warmup=lambda loaded: ran.append((loaded.version, replay_warmup_requests(loaded))))
+    store.poll()
+    assert store.get().version == 1  # version 2 failed its own warm-up
+    assert ran == [(1, 2)]
+    (failed,) = store.statuses(2)
+    assert failed.state == State.END and "Unknown image file format" in failed.error

@@ -1,0 +1,63 @@
+"""Skips a pipeline run when neither the photos nor the config changed since the last success.
+
+TFX's cache alone cannot do this here: the Trainer warm-starts from the last blessed model,
+so each run's Trainer has a new input (the previous run's model) and would retrain, re-evaluate
+and push again on the same photos. The fingerprint covers every file under the photo folder
+(path, size, modification time, recursively), so an edit deep in a nested folder counts too.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+
+RECORD_FILE = "last_successful_run.json"
+
+
+def photos_fingerprint(images_dir):
+    """A digest of every file's relative path, size and mtime under ``images_dir``."""
+    digest = hashlib.sha256()
+    root = pathlib.Path(images_dir)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def run_fingerprint(config):
+    """What a run depends on: the photos and every config field."""
+    settings = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+    return {"photos": photos_fingerprint(config.images_dir),
+            "config": hashlib.sha256(settings.encode()).hexdigest()}
+
+
+def _record_path(config):
+    return os.path.join(config.workdir, RECORD_FILE)
+
+
+def _load_record(config):
+    try:
+        with open(_record_path(config)) as record:
+            return json.load(record)
+    except (OSError, ValueError):
+        return None
+
+
+def run_unless_unchanged(config, execute):
+    """Calls ``execute()`` unless caching is on and photos and config match the last success.
+
+    Returns whether it ran. The fingerprint is taken before the run, so photos that arrive while
+    it runs still count as new next time. Remote photo folders (gs://...) are always run.
+    """
+    if not os.path.isdir(config.images_dir):
+        execute()
+        return True
+    fingerprint = run_fingerprint(config)
+    if config.enable_cache and _load_record(config) == fingerprint:
+        print(f"No new photos and no config change since the last successful run in {config.workdir}: "
+              "nothing to do (--no-cache runs anyway).", flush=True)
+        return False
+    execute()
+    with open(_record_path(config), "w") as record:
+        json.dump(fingerprint, record)
+    return True

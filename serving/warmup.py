@@ -1,0 +1,31 @@
+"""Model warm-up at load time, TF Serving's way (``--enable_model_warmup``).
+
+A version may ship ``assets.extra/tf_serving_warmup_requests``: a TFRecord of PredictionLogs.
+Each PredictRequest in it is replayed before the version turns AVAILABLE, so the first real
+requests do not pay for graph optimization and memory allocation. A version that fails its
+own warm-up requests fails to load, as in TF Serving.
+"""
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from colornet.serving.predict import DEFAULT_SIGNATURE, predict
+
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+
+
+def warmup_requests(version_dir):
+    """The PredictRequests of a version's warm-up file ([] when it has none)."""
+    path = f"{version_dir}/{WARMUP_FILE}"
+    if not tf.io.gfile.exists(path):
+        return []
+    logs = (prediction_log_pb2.PredictionLog.FromString(record.numpy()) for record in tf.data.TFRecordDataset(path))
+    return [log.predict_log.request for log in logs if log.HasField("predict_log")]
+
+
+def replay_warmup_requests(loaded):
+    """Runs each warm-up request against ``loaded``; returns how many ran. Raises on failure."""
+    requests = warmup_requests(loaded.path)
+    for request in requests:
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        predict(loaded, request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs, request.output_filter)
+    return len(requests)

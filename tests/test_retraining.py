@@ -1,0 +1,80 @@
+"""Continuous retraining for real: spans arrive, the pipeline retrains warm, validates and
+pushes; a running server switches to the new version without a restart; a span that makes
+the model worse than gray is not pushed."""
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colornet.pipeline import local_runner, spans
+from colornet.pipeline.config import PipelineConfig
+from colornet.serving.client import ColorizeClient
+from colornet.serving.model_store import loadable_versions
+from colornet.serving.server import start_server
+
+from conftest import duotone, write_small_photos
+
+pytestmark = pytest.mark.slow
+
+
+def random_tint(rgb, _rng=np.random.default_rng(7)):
+    """A photo washed in one random color: nothing about its L predicts its ab."""
+    tint = _rng.uniform(-1.0, 1.0, size=3) * 60.0
+    return np.clip(rgb.mean(axis=-1, keepdims=True) + tint, 0, 255).astype(np.uint8)
+
+
+def _add_span(root, source, tmp_path, name, recolor):
+    batch = tmp_path / name
+    write_small_photos(source, batch, 12, 64, recolor=recolor)
+    return spans.add_images(batch, root)[0]
+
+
+def _wait_for_version(client, version, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        served, _ = client.metadata()
+        if served == version:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"server still serves {client.metadata()[0]}, expected {version}")
+
+
+def _gray_png():
+    buffer = io.BytesIO()
+    Image.fromarray(np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (40, 1))).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_spans_retrain_push_and_hot_swap(shared_data, tmp_path):
+    images = tmp_path / "images"
+    config = PipelineConfig(
+        images_dir=str(images), workdir=str(tmp_path / "work"), spans=True, rolling_spans=2,
+        model={"variant": "alpha", "image_size": 32}, training={"batch_size": 4, "epochs": 1},
+        train_steps=60, eval_steps=1, beam_args=["--direct_running_mode=in_memory"])
+
+    _add_span(images, shared_data / "bsds500" / "train", tmp_path, "batch1", duotone)
+    local_runner.run(config)
+    (version_a,) = loadable_versions(config.serving_dir)
+
+    server = start_server(config.serving_dir, host="127.0.0.1", port=0, poll_seconds=0.5)
+    try:
+        with ColorizeClient(f"127.0.0.1:{server.port}") as client:
+            assert client.metadata()[0] == version_a
+            client.colorize([_gray_png()])
+
+            _add_span(images, shared_data / "bsds500" / "val", tmp_path, "batch2", duotone)
+            local_runner.run(config)
+            versions = loadable_versions(config.serving_dir)
+            assert versions[0] == version_a and len(versions) == 2
+            version_b = versions[1]
+            _wait_for_version(client, version_b)
+            assert client.colorize([_gray_png()])
+
+            _add_span(images, shared_data / "seed-unsplash" / "train", tmp_path, "batch3", random_tint)
+            local_runner.run(config)
+            assert loadable_versions(config.serving_dir) == [version_a, version_b]
+            assert client.metadata()[0] == version_b
+    finally:
+        server.stop()
