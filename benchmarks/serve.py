@@ -182,7 +182,8 @@ def main(argv=None):
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))
     print(f"wrote {output}")
-    return 1 if swap["failed"] or any(run["failed"] for size in results["sizes"].values() for run in size["grpc"]) else 0
+    failed = swap["failed"] + sum(run["failed"] for size in results["sizes"].values() for run in size["grpc"])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ SPLITS = ("train", "eval")
 IN_PROCESS_BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
-def _examples(uri, splits=SPLITS):
+def examples_artifact(uri, splits=SPLITS):
+    """An Examples artifact over ``uri``'s ``Split-<name>`` folders (gzipped tf.Example TFRecords)."""
     examples = standard_artifacts.Examples()
     examples.uri = uri
     examples.split_names = artifact_utils.encode_split_names(list(splits))
@@ -35,7 +36,7 @@ def _examples(uri, splits=SPLITS):
 def ingest(images_dir, output_dir, beam_args=IN_PROCESS_BEAM):
     """Raw Examples of every usable photo under ``images_dir`` (train/eval split by content hash)."""
     standalone.ingest_folder(str(images_dir), str(output_dir), beam_pipeline_args=beam_args)
-    return _examples(str(output_dir))
+    return examples_artifact(str(output_dir))
 
 
 def transform(raw_examples, output_dir, image_size, beam_args=IN_PROCESS_BEAM):
@@ -48,7 +49,7 @@ def transform(raw_examples, output_dir, image_size, beam_args=IN_PROCESS_BEAM):
     schema.uri = str(RAW_SCHEMA_DIR)
     graph = standard_artifacts.TransformGraph()
     graph.uri = os.path.join(output_dir, "transform_graph")
-    transformed = [_examples(os.path.join(output_dir, f"transformed_{index}")) for index in range(len(raw_examples))]
+    transformed = [examples_artifact(os.path.join(output_dir, f"transformed_{index}")) for index in range(len(raw_examples))]
     exec_properties = {
         specs.PREPROCESSING_FN_KEY: "colornet.components.transform.preprocessing_fn",
         specs.CUSTOM_CONFIG_KEY: json.dumps({"image_size": image_size}),
@@ -69,6 +70,16 @@ def split_files(examples, splits=SPLITS):
             for uri in artifact_utils.get_split_uris(list(examples), split)]
 
 
+def data_accessor(examples):
+    """The ``DataAccessor`` the Trainer executor hands ``run_fn`` for these Examples artifacts."""
+    examples = list(examples)
+    return fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact(examples, []),
+        record_batch_factory=tfxio_utils.get_record_batch_factory_from_artifact(examples, []),
+        data_view_decode_fn=tfxio_utils.get_data_view_decode_fn_from_artifact(examples, []),
+    )
+
+
 def fn_args(transform_graph, train_files, eval_files, all_examples, output_dir, custom_config,
             train_steps, eval_steps=1, base_model=None):
     """``FnArgs`` as the Trainer executor builds them, with the model written under ``output_dir``
@@ -84,11 +95,7 @@ def fn_args(transform_graph, train_files, eval_files, all_examples, output_dir, 
         eval_steps=eval_steps,
         transform_graph_path=transform_graph,
         transform_output=transform_graph,
-        data_accessor=fn_args_utils.DataAccessor(
-            tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact(list(all_examples), []),
-            record_batch_factory=tfxio_utils.get_record_batch_factory_from_artifact(list(all_examples), []),
-            data_view_decode_fn=tfxio_utils.get_data_view_decode_fn_from_artifact(list(all_examples), []),
-        ),
+        data_accessor=data_accessor(all_examples),
         serving_model_dir=path_utils.serving_model_dir(model_uri),
         eval_model_dir=path_utils.eval_model_dir(model_uri),
         model_run_dir=model_run_dir,

@@ -19,7 +19,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from colornet.components import callbacks, features, model as model_lib, signatures
+from colornet.components import callbacks, export, features, model as model_lib
 from colornet.components.augmentation import augment
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
@@ -143,5 +143,4 @@ def run_fn(fn_args):
         verbose=2,
     )
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))
-    model.save(fn_args.serving_model_dir, save_format="tf",
-               signatures=signatures.build_signatures(model, tft_output, size))
+    export.export_serving_model(model, tft_output, size, fn_args.serving_model_dir)

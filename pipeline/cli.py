@@ -10,6 +10,8 @@ import sys
 
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) buries the progress lines; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# google-api-core warns in every Beam worker that Python 3.10 is unsupported; TFX 1.16 needs 3.10.
+os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
 
 from colornet.components.ingestion import commands as ingestion_commands
 from colornet.components.quality import commands as quality_commands

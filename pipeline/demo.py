@@ -6,11 +6,7 @@ black-and-white photo through the gRPC client and prints where the PNG is.
 """
 import pathlib
 
-from colornet.pipeline import local_runner, sample_photos
 from colornet.pipeline.commands import add_pipeline_flags, config_from_args
-from colornet.serving.client import ColorizeClient
-from colornet.serving.model_store import loadable_versions
-from colornet.serving.server import start_server
 
 
 def _step(number, text):
@@ -18,12 +14,20 @@ def _step(number, text):
 
 
 def _demo(args):
+    # TFX, TensorFlow and gRPC load only when the demo runs, so `colornet --help` stays quick.
+    from colornet.pipeline import local_runner, sample_photos
+    from colornet.serving.client import ColorizeClient
+    from colornet.serving.model_store import loadable_versions
+    from colornet.serving.server import start_server
+
     workdir = pathlib.Path(args.workdir)
     images = workdir / "images"
     _step(1, f"writing sample photos to {images}")
     sample_photos.write_color_photos(images)
 
+    # Nine photos do not pay back multi-process Beam workers' start-up (~30 s per Beam job).
     config = config_from_args(args, images)
+    config.beam_args = ["--direct_running_mode=in_memory", *config.beam_args]
     _step(2, f"running the TFX pipeline (workdir {workdir}, profile {args.profile}); this takes a few minutes")
     local_runner.run(config)
     versions = loadable_versions(config.serving_dir)

@@ -2,13 +2,17 @@
 
 TFX's runners log "Component X is running." / "... is finished." (and "A cached execution
 ... is used." for cache hits) at INFO through absl's logger. ``component_progress`` lets only
-those through as short lines with timings, and passes WARNING and above on as before.
+those through as short lines with timings, and passes absl's WARNING and above on as before.
+Beam's local job service re-logs every worker's start-up warnings (dozens per Beam job); in this
+quiet mode only Beam's errors show. ``colornet -v`` shows everything.
 """
 import contextlib
 import logging
 import re
 import sys
 import time
+
+from absl import logging as absl_logging
 
 _RUNNING = re.compile(r"Component (\S+) is running")
 _FINISHED = re.compile(r"Component (\S+) is finished")
@@ -49,14 +53,19 @@ def component_progress(stream=sys.stdout):
     if logging.getLogger().isEnabledFor(logging.INFO):
         yield
         return
+    beam_logger = logging.getLogger("apache_beam")
     handler = _ProgressHandler(stream)
-    saved = absl_logger.level, absl_logger.propagate
-    absl_logger.setLevel(logging.INFO)
+    saved = absl_logging.get_verbosity(), absl_logger.propagate, beam_logger.level
+    # Through absl's verbosity flag, not Logger.setLevel: TensorFlow re-applies that flag to the
+    # absl logger (e.g. when it saves a model), which would silently undo a plain setLevel.
+    absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger.propagate = False
     absl_logger.addHandler(handler)
+    beam_logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         absl_logger.removeHandler(handler)
-        absl_logger.setLevel(saved[0])
+        absl_logging.set_verbosity(saved[0])
         absl_logger.propagate = saved[1]
+        beam_logger.setLevel(saved[2])

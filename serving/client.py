@@ -11,8 +11,9 @@ import tensorflow as tf
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc)
 
-from colornet.serving.model_store import DEFAULT_MODEL_NAME, State
-from colornet.serving.predict import DEFAULT_MAX_MESSAGE_BYTES
+from colornet.serving.defaults import DEFAULT_MODEL_NAME
+from colornet.serving.model_store import State
+from colornet.serving.defaults import DEFAULT_MAX_MESSAGE_BYTES
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 INPUT_NAME = "images"
@@ -120,26 +121,47 @@ def image_files(folder):
                   if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
+_PER_IMAGE_ERRORS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def _colorize_batch(client, paths):
+    """[(path, png or None, error or None)]: a batch the server refuses is retried image by image,
+    so one corrupt or oversized file does not sink the others."""
+    try:
+        pngs = client.colorize([path.read_bytes() for path in paths])
+    except grpc.RpcError as error:
+        if error.code() not in _PER_IMAGE_ERRORS:
+            raise
+        if len(paths) == 1:
+            return [(paths[0], None, f"{error.code().name}: {error.details()}")]
+        return [result for path in paths for result in _colorize_batch(client, [path])]
+    return [(path, png, None) for path, png in zip(paths, pngs)]
+
+
 def colorize_folder(client, source_dir, target_dir, batch_size=8, progress=True):
     """Colorizes every image under ``source_dir`` into ``target_dir`` (same sub-folders, ``.png``).
 
-    Sends ``batch_size`` images per request; returns the written paths.
+    Sends ``batch_size`` images per request. Returns (written paths, {path: error} of the
+    images the server refused).
     """
     from tqdm import tqdm
 
     source_dir, target_dir = pathlib.Path(source_dir), pathlib.Path(target_dir)
     sources = image_files(source_dir)
-    written = []
+    written, failed = [], {}
     with tqdm(total=len(sources), unit="img", desc="colorizing", disable=not progress) as bar:
         for start in range(0, len(sources), batch_size):
             batch = sources[start:start + batch_size]
-            for source, png in zip(batch, client.colorize([path.read_bytes() for path in batch])):
+            for source, png, error in _colorize_batch(client, batch):
+                if error:
+                    failed[source] = error
+                    continue
                 target = (target_dir / source.relative_to(source_dir)).with_suffix(".png")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(png)
                 written.append(target)
             bar.update(len(batch))
-    return written
+    return written, failed
 
 
 def colorize_stream(client, source, target):

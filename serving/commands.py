@@ -1,12 +1,16 @@
 """Serving sub-commands of ``colornet``: serve, colorize, serving-config, model-status."""
+import functools
 import pathlib
 import sys
 
-from colornet.serving import predict as predict_limits
-from colornet.serving.model_store import DEFAULT_MODEL_NAME
+import grpc
+
+from colornet.serving import defaults
+from colornet.serving.defaults import DEFAULT_MODEL_NAME
 
 
 def _serve(args):
+    from colornet.serving.predict import RequestLimits
     from colornet.serving.server import serve
 
     def announce(running):
@@ -17,11 +21,26 @@ def _serve(args):
     serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
           poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
           max_message_bytes=args.max_message_bytes, on_ready=announce,
-          limits=predict_limits.RequestLimits(args.max_request_bytes, args.max_pixels))
+          limits=RequestLimits(args.max_request_bytes, args.max_pixels))
     print("Server stopped.", flush=True)
     return 0
 
 
+def _reports_rpc_errors(handler):
+    """A failed call prints the server's status and message (not a traceback) and exits 1."""
+
+    @functools.wraps(handler)
+    def run(args):
+        try:
+            return handler(args)
+        except grpc.RpcError as error:
+            print(f"{args.server}: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_reports_rpc_errors
 def _colorize(args):
     from colornet.serving import client as serving_client
 
@@ -38,9 +57,12 @@ def _colorize(args):
         source = pathlib.Path(args.input)
         if source.is_dir():
             target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
-            written = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
-            print(f"Colorized {len(written)} images from {source} into {target}")
-            return 0 if written else 1
+            written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
+            for path, error in failed.items():
+                print(f"skipped {path}: {error}", file=sys.stderr)
+            print(f"Colorized {len(written)} images from {source} into {target}"
+                  + (f"; {len(failed)} refused (listed above)" if failed else ""))
+            return 0 if written and not failed else 1
         if not source.is_file():
             print(f"No such file or folder: {source}", file=sys.stderr)
             return 2
@@ -66,6 +88,7 @@ def _serving_config(args):
     return 0
 
 
+@_reports_rpc_errors
 def _model_status(args):
     from colornet.serving.client import ColorizeClient
 
@@ -92,10 +115,10 @@ def register(subparsers):
     serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
     serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     serve.add_argument("--num-versions", type=int, default=1, help="how many of the newest versions to keep loaded")
-    serve.add_argument("--max-request-bytes", type=int, default=predict_limits.DEFAULT_MAX_REQUEST_BYTES)
-    serve.add_argument("--max-pixels", type=int, default=predict_limits.DEFAULT_MAX_PIXELS,
+    serve.add_argument("--max-request-bytes", type=int, default=defaults.DEFAULT_MAX_REQUEST_BYTES)
+    serve.add_argument("--max-pixels", type=int, default=defaults.DEFAULT_MAX_PIXELS,
                        help="largest image accepted, in pixels (read from its header)")
-    serve.add_argument("--max-message-bytes", type=int, default=predict_limits.DEFAULT_MAX_MESSAGE_BYTES,
+    serve.add_argument("--max-message-bytes", type=int, default=defaults.DEFAULT_MAX_MESSAGE_BYTES,
                        help="gRPC message size limit (default: %(default)s; gRPC's own is 4 MB)")
     serve.set_defaults(func=_serve)
 

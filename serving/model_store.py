@@ -24,12 +24,13 @@ import time
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
+from colornet.serving.defaults import DEFAULT_MODEL_NAME
+
 log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
 SAVED_MODEL_FILE = "saved_model.pb"
 SERVE_TAG = "serve"
-DEFAULT_MODEL_NAME = "colornet"
 
 
 class VersionNotFound(LookupError):

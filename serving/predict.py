@@ -14,10 +14,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-DEFAULT_SIGNATURE = "serving_default"
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # gRPC's own default is 4 MB
-DEFAULT_MAX_PIXELS = 50_000_000  # e.g. 8660 x 5773; colorizing decodes the full-resolution image
+from colornet.serving.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
 
 class ServingError(Exception):

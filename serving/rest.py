@@ -12,6 +12,7 @@ Errors answer ``{"error": "..."}`` with the HTTP status of the gRPC code.
 import base64
 import http.server
 import json
+import logging
 import re
 import threading
 
@@ -22,9 +23,11 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import model_pb2
 
 from colornet.serving.model_store import State, VersionNotFound
-from colornet.serving.predict import DEFAULT_SIGNATURE, ServingError, predict
+from colornet.serving.defaults import DEFAULT_SIGNATURE
+from colornet.serving.predict import ServingError, predict
 from colornet.serving.server import resolve_version
 
+log = logging.getLogger(__name__)
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<action>/metadata|:predict)?$")
 _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 400,
@@ -75,8 +78,11 @@ def _input_arrays(body, definition):
         named = bool(rows) and isinstance(rows[0], dict) and set(rows[0]) != {"b64"}
         if len(names) == 1 and not named:
             columns = {names[0]: _from_json(rows)}
-        else:
+        elif all(isinstance(row, dict) for row in rows):
             columns = {name: [_from_json(row.get(name)) for row in rows] for name in names}
+        else:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"each instance must be an object with the inputs {names}")
     else:
         inputs = body["inputs"]
         columns = ({name: _from_json(value) for name, value in inputs.items()}
@@ -123,6 +129,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(_HTTP_STATUS.get(error.code, 500), {"error": error.message})
         except json.JSONDecodeError as error:
             self._reply(400, {"error": f"the body is not JSON: {error}"})
+        except Exception as error:  # noqa: BLE001 - answer in JSON whatever happened, and log it
+            log.exception("REST %s %s failed", method, self.path)
+            self._reply(500, {"error": f"{type(error).__name__}: {error}"})
 
     def _answer(self, method):
         spec, action = self._route(method)
@@ -138,6 +147,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         size = int(self.headers.get("Content-Length", 0))
         self.limits.check_request_bytes(size)
         body = json.loads(self.rfile.read(size) or b"{}")
+        if not isinstance(body, dict):
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object")
         signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
         definition = loaded.signature_defs.get(signature_name)
         if definition is None:

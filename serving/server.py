@@ -18,9 +18,9 @@ from google.protobuf import any_pb2
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc)
 
-from colornet.serving.model_store import DEFAULT_MODEL_NAME, ModelStore, VersionNotFound
-from colornet.serving.predict import (DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE, RequestLimits, ServingError,
-                                      predict)
+from colornet.serving.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MODEL_NAME, DEFAULT_SIGNATURE
+from colornet.serving.model_store import ModelStore, VersionNotFound
+from colornet.serving.predict import RequestLimits, ServingError, predict
 from colornet.serving.warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     def Classify(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Classify is not served: colornet models have no classify signature")
+        context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                      "Classify is not served: colornet models have no classify signature")
 
     def Regress(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress is not served: colornet models have no regress signature")

@@ -8,7 +8,8 @@ own warm-up requests fails to load, as in TF Serving.
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from colornet.serving.predict import DEFAULT_SIGNATURE, predict
+from colornet.serving.defaults import DEFAULT_SIGNATURE
+from colornet.serving.predict import predict
 
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 

@@ -5,9 +5,14 @@ implementation on in-memory raw examples that follow the curated raw schema
 (``schemas/raw/schema.pbtxt``: every feature has shape [1], as in production) and writes
 what the Transform component writes: ``transform_fn/``, ``transformed_metadata/`` and the raw
 ``metadata/``. ``encode`` and ``raw_example`` make photos and serialized raw tf.Examples.
+
+``exported_model`` exports a tiny model through ``components.export`` once per test session
+(tracing the Transform layer into four signatures takes ~20 s), for every test module.
 """
+import functools
 import hashlib
 import io
+import pathlib
 import tempfile
 
 import numpy as np
@@ -19,7 +24,7 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from colornet.components import features, model as model_lib, transform
+from colornet.components import export, features, model as model_lib, transform
 from colornet.schemas import RAW_SCHEMA_DIR
 
 SIZE = 32
@@ -84,3 +89,18 @@ def sample_photos(shared_data, sizes):
         with Image.open(source) as image:
             photos.append(np.asarray(image.convert("RGB").resize(size, Image.BILINEAR)))
     return photos
+
+
+def training_photos(shared_data):
+    """Encoded photos Transform analyzes (colornet's preprocessing_fn has no analyzers; any will do)."""
+    return [encode(photo, "JPEG") for photo in sample_photos(shared_data, [(48, 40), (40, 56)])]
+
+
+@functools.lru_cache(maxsize=None)
+def exported_model(base_dir, shared_data):
+    """Exports ``tiny_model()`` with ``export.export_serving_model`` where a Trainer would (the Model
+    artifact ``<base_dir>/model`` holds ``Format-Serving/``); returns the SavedModel's path."""
+    base_dir = pathlib.Path(base_dir)
+    tft_output = write_transform_output(base_dir / "transform_graph", training_photos(shared_data))
+    export_dir = base_dir / "model" / "Format-Serving"
+    return pathlib.Path(export.export_serving_model(tiny_model(), tft_output, SIZE, str(export_dir)))

@@ -13,7 +13,7 @@ import pytest
 
 from colornet.pipeline import cli
 
-from serving_fixtures import BLUE, is_red, jpeg_bytes, write_tint_model
+from serving_fixtures import BLUE, free_port, is_red, jpeg_bytes, write_tint_model
 
 SERVING_COMMANDS = [sys.executable, "-m", "colornet.serving.commands"]
 
@@ -23,8 +23,9 @@ def served(tmp_path_factory):
     """``colornet serve`` on a one-version model dir; yields its gRPC target and REST port."""
     models = tmp_path_factory.mktemp("push")
     write_tint_model(models, 3, BLUE)
-    process = subprocess.Popen([*SERVING_COMMANDS, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
-                                "--poll-seconds", "0.5"], stdout=subprocess.PIPE, text=True)
+    command = [*SERVING_COMMANDS, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
+               "--poll-seconds", "0.5"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     banner = process.stdout.readline()
     match = re.search(r"on (127\.0\.0\.1:\d+) \(gRPC\), REST on 127\.0\.0\.1:(\d+)", banner)
     assert match, f"unexpected banner {banner!r}"
@@ -39,14 +40,17 @@ def test_colorize_a_folder_and_a_file(served, tmp_path, capsys):
     (photos / "nested").mkdir(parents=True)
     for index, path in enumerate(["a.jpg", "b.jpg", "nested/c.jpg"]):
         (photos / path).write_bytes(jpeg_bytes(30 + index, 20))
-    (photos / "notes.txt").write_text("not an image")
+    (photos / "notes.txt").write_text("not an image")  # not an image suffix: not sent
+    (photos / "broken.jpg").write_bytes(b"truncated download")  # sent, refused, the rest still colorized
 
     assert cli.main(["colorize", "--server", served["target"], str(photos), "-o", str(tmp_path / "out"),
-                     "--batch-size", "2"]) == 0
+                     "--batch-size", "2"]) == 1
     written = sorted(path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*.png"))
     assert written == ["a.png", "b.png", "nested/c.png"]
     assert not is_red((tmp_path / "out" / "a.png").read_bytes())
-    assert "Colorized 3 images" in capsys.readouterr().out
+    output = capsys.readouterr()
+    assert "Colorized 3 images" in output.out and "1 refused" in output.out
+    assert "broken.jpg: INVALID_ARGUMENT" in output.err
 
     assert cli.main(["colorize", "--server", served["target"], str(photos / "a.jpg")]) == 0
     assert (photos / "a_colorized.png").read_bytes().startswith(b"\x89PNG")
@@ -59,6 +63,12 @@ def test_colorize_stdin_to_stdout(served, monkeypatch, capsysbinary):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(jpeg_bytes())))
     assert cli.main(["colorize", "--server", served["target"], "-"]) == 0
     assert capsysbinary.readouterr().out.startswith(b"\x89PNG")
+
+
+def test_unreachable_server_is_reported_without_traceback(tmp_path, capsys):
+    closed = f"127.0.0.1:{free_port()}"
+    assert cli.main(["model-status", "--server", closed, "--timeout", "2"]) == 1
+    assert f"{closed}: UNAVAILABLE" in capsys.readouterr().err
 
 
 def test_serving_config_command(tmp_path, capsys):

@@ -55,3 +55,4 @@ def test_errors(rest_url):
     assert status == 400 and "Unknown image file format" in body["error"]
     assert _call(f"{rest_url}/versions/9:predict", {"instances": [_b64(jpeg_bytes())]})[0] == 404
     assert _call(rest_url.replace("colornet", "other"))[0] == 404
+    assert _call(f"{rest_url}:predict", [1, 2])[0] == 400

@@ -2,7 +2,6 @@
 import dataclasses
 import logging
 
-from colornet.components.ingestion import executor, ingest, standalone
 from colornet.components.ingestion.config import IngestionConfig
 
 
@@ -24,7 +23,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _show_progress() -> None:
+def _show_progress(executor, ingest) -> None:
     """Ingestion's progress lines on stderr, without the INFO flood of TFX and Beam; the summary is
     printed by ``run`` (the executor's own summary log line would repeat it)."""
     progress = logging.getLogger(ingest.__name__)
@@ -38,7 +37,10 @@ def _show_progress() -> None:
 
 
 def run(args) -> int:
-    _show_progress()
+    # TFX and Beam load only when ingestion runs, so `colornet --help` stays quick.
+    from colornet.components.ingestion import executor, ingest, standalone
+
+    _show_progress(executor, ingest)
     config = IngestionConfig(**{field.name: getattr(args, field.name) for field in dataclasses.fields(IngestionConfig)})
     try:
         summary = standalone.ingest_folder(args.images, args.output, config,

@@ -14,9 +14,7 @@ a sample of the photos (``image_stats_sample_rate``): off by default, as it cost
 """
 import tensorflow_data_validation as tfdv
 
-from colornet.schemas import RAW_SCHEMA_DIR
-
-RAW_SCHEMA_PATH = RAW_SCHEMA_DIR / "schema.pbtxt"
+from colornet.schemas import RAW_SCHEMA_PATH
 
 
 def stats_options(image_stats: bool = False, image_stats_sample_rate: float = 0.1) -> tfdv.StatsOptions:

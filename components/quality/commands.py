@@ -3,8 +3,6 @@ import argparse
 import json
 from pathlib import Path
 
-from colornet.components.quality import evaluate, gallery
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -22,6 +20,9 @@ def register(subparsers) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    # TensorFlow loads only when the command runs, so `colornet --help` stays quick.
+    from colornet.components.quality import evaluate, gallery
+
     colorize = evaluate.saved_model_colorizer(args.model)
     photo_gallery = gallery.Gallery() if args.gallery else None
     report = evaluate.evaluate_folder(colorize, args.images, max_images=args.max_images,

@@ -1,0 +1,140 @@
+"""The exported SavedModel's signatures, called on a tiny real model with a real Transform graph."""
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from skimage import color
+
+from colornet.components import features, serving_decode, signatures
+from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
+
+# (width, height): tall, wide, odd, tiny and larger than the model's size, in one batch.
+SIZES = [(40, 48), (64, 40), (33, 57), (9, 7), (120, 90), (31, 31)]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, shared_data):
+    return tf.saved_model.load(str(exported_model(tmp_path_factory.getbasetemp() / "export", shared_data)))
+
+
+@pytest.fixture(scope="module")
+def photos(shared_data):
+    return sample_photos(shared_data, SIZES)
+
+
+def _colorize(loaded, encoded_images):
+    result = loaded.signatures["serving_default"](**{features.SERVING_INPUT: tf.constant(encoded_images)})
+    return [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in result[features.SERVING_OUTPUT].numpy()]
+
+
+def _save(image, fmt):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _decoded(encoded):
+    return np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"))
+
+
+def _max_lightness_change(before, after):
+    return np.abs(color.rgb2lab(before)[..., 0] - color.rgb2lab(after)[..., 0]).max()
+
+
+def test_mixed_jpeg_and_png_batch_keeps_each_size_and_lightness(loaded, photos):
+    encoded = [encode(photo, "JPEG" if index % 2 else "PNG") for index, photo in enumerate(photos)]
+    colorized = _colorize(loaded, encoded)
+    assert len(colorized) == len(encoded)
+    for source, output in zip(encoded, colorized):
+        original = _decoded(source)
+        assert output.shape == original.shape
+        # The output's L is the input's own full-resolution L: only uint8 rounding and gamut clipping move it.
+        assert _max_lightness_change(original, output) < 3.0
+
+
+def test_a_photo_colorizes_the_same_alone_and_in_a_batch(loaded, photos):
+    encoded = [encode(photo, "PNG") for photo in photos[:3]]
+    batch = _colorize(loaded, encoded)
+    for one, in_batch in zip(encoded, batch):
+        np.testing.assert_array_equal(_colorize(loaded, [one])[0], in_batch)
+
+
+@pytest.mark.parametrize("make", [
+    lambda rgb: encode(rgb[..., 0], "JPEG"),                                        # gray JPEG
+    lambda rgb: encode(np.dstack([rgb, rgb[..., :1]]), "PNG"),                      # RGBA PNG
+    lambda rgb: tf.io.encode_png(tf.constant(rgb.astype(np.uint16) * 257)).numpy(),  # 16-bit PNG
+    lambda rgb: _save(Image.fromarray(rgb).convert("P"), "PNG"),                    # palette PNG
+    lambda rgb: encode(rgb, "GIF"),
+    lambda rgb: encode(rgb, "BMP"),
+], ids=["gray-jpeg", "rgba-png", "png16", "palette-png", "gif", "bmp"])
+def test_every_format_decoded_in_graph_is_accepted(loaded, photos, make):
+    encoded = make(photos[0])
+    (output,) = _colorize(loaded, [encoded])
+    assert output.shape[:2] == photos[0].shape[:2]
+
+
+def test_colorize_ab_returns_ab_at_the_model_size(loaded, photos):
+    encoded = [encode(photo, "JPEG") for photo in photos[:2]]
+    ab = loaded.signatures["colorize_ab"](**{features.SERVING_INPUT: tf.constant(encoded)})[features.AB_OUTPUT]
+    assert ab.shape == (2, SIZE, SIZE, 2)
+    assert np.abs(ab.numpy()).max() <= 128.0
+
+
+def test_an_empty_batch_gives_empty_outputs(loaded):
+    empty = {features.SERVING_INPUT: tf.constant([], tf.string)}
+    assert loaded.signatures["serving_default"](**empty)[features.SERVING_OUTPUT].shape == (0,)
+    assert loaded.signatures["colorize_ab"](**empty)[features.AB_OUTPUT].shape == (0, SIZE, SIZE, 2)
+
+
+@pytest.mark.parametrize("bad", [
+    b"not an image at all",
+    b"",
+    encode(np.zeros((40, 40, 3), np.uint8), "WEBP"),
+    encode(np.zeros((40, 40, 3), np.uint8), "TIFF"),
+    _save(Image.new("CMYK", (40, 40), (0, 120, 200, 10)), "JPEG"),
+], ids=["garbage", "empty", "webp", "tiff", "cmyk-jpeg"])
+@pytest.mark.parametrize("signature", ["serving_default", "colorize_ab"])
+def test_unsupported_bytes_are_an_invalid_argument_naming_the_index(loaded, photos, bad, signature):
+    batch = tf.constant([encode(photos[0], "JPEG"), bad])
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        loaded.signatures[signature](**{features.SERVING_INPUT: batch})
+    assert "transcode_for_serving" in error.value.message
+    assert "batch indices:] [1]" in error.value.message
+
+
+def test_corrupt_bytes_of_a_supported_format_are_an_invalid_argument(loaded, photos):
+    truncated = encode(photos[0], "PNG")[:60]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="PNG"):
+        loaded.signatures["serving_default"](**{features.SERVING_INPUT: tf.constant([truncated])})
+
+
+def test_evaluate_outputs_the_model_input_lightness_beside_predicted_ab(loaded, photos):
+    examples = tf.constant([raw_example(encode(photo, "JPEG")) for photo in photos[:2]])
+    lab = loaded.signatures["evaluate"](examples=examples)[signatures.EVAL_OUTPUT].numpy()
+    transformed = loaded.signatures["transform_features"](examples=examples)
+    assert lab.shape == (2, SIZE * SIZE * 3)
+    lab = lab.reshape(2, SIZE * SIZE, 3)
+    np.testing.assert_allclose(lab[..., 0], transformed[features.L].numpy().reshape(2, -1), atol=1e-6)
+    assert np.abs(lab[..., 1:]).max() <= 1.0
+
+
+@pytest.mark.parametrize("fmt,mode", [("WEBP", "RGB"), ("TIFF", "RGB"), ("JPEG", "CMYK")])
+def test_client_transcoding_makes_other_formats_servable(loaded, photos, fmt, mode):
+    transcoded = serving_decode.transcode_for_serving(_save(Image.fromarray(photos[1]).convert(mode), fmt))
+    assert transcoded.startswith(b"\x89PNG")
+    (output,) = _colorize(loaded, [transcoded])
+    assert output.shape == photos[1].shape
+
+
+def test_client_transcoding_keeps_servable_bytes_and_uprights_exif_rotations(photos):
+    jpeg = encode(photos[1], "JPEG")
+    assert serving_decode.transcode_for_serving(jpeg) == jpeg
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    rotated = encode(photos[1], "JPEG", exif=exif.tobytes())
+    upright = Image.open(io.BytesIO(serving_decode.transcode_for_serving(rotated)))
+    assert upright.size == (photos[1].shape[0], photos[1].shape[1])
+    with pytest.raises(ValueError, match="not an image"):
+        serving_decode.transcode_for_serving(b"definitely not an image")

@@ -1,0 +1,167 @@
+"""The Trainer's run_fn on tiny real photos: real ingestion, TFX's Transform executor, real FnArgs
+over gzipped TFRecords. Variants, per-epoch checkpoints, resuming (also after a kill), warm
+start, and the TensorBoard grid of eval colorizations."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from colornet.components import callbacks, local_training, model as model_lib, trainer
+
+SIZE = 32
+TINY = {"image_size": SIZE, "backbone": "mobilenet_v2", "backbone_size": 32, "batch_size": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(duotone_photos, tmp_path_factory):
+    """(transform graph dir, transformed Examples artifacts) of twelve 64 px photos at 32 px."""
+    root = tmp_path_factory.mktemp("trainer_data")
+    raw = local_training.ingest(duotone_photos[0].parent, root / "raw")
+    return local_training.transform([raw], root / "transform", SIZE)
+
+
+def _fn_args(tiny_data, output_dir, config, train_steps, base_model=None):
+    graph, examples = tiny_data
+    return local_training.fn_args(
+        graph, local_training.split_files(examples, ["train"]), local_training.split_files(examples, ["eval"]),
+        examples, output_dir, {**TINY, **config}, train_steps, base_model=base_model)
+
+
+def _epochs_logged(fn_args):
+    with open(os.path.join(fn_args.model_run_dir, "training_log.csv")) as log:
+        return [int(row["epoch"]) for row in csv.DictReader(log)]
+
+
+def _checkpoint_value(fn_args, key):
+    reader = tf.train.load_checkpoint(os.path.join(fn_args.model_run_dir, "checkpoints"))
+    return int(reader.get_tensor(key))
+
+
+EPOCHS_DONE = "epochs_done/.ATTRIBUTES/VARIABLE_VALUE"
+OPTIMIZER_STEPS = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+def test_each_variant_trains_on_the_trainers_dataset(tiny_data, variant):
+    graph, examples = tiny_data
+    config = model_lib.ModelConfig.from_dict({**TINY, "variant": variant})
+    dataset = trainer.make_dataset(
+        local_training.split_files(examples), local_training.data_accessor(examples), tft.TFTransformOutput(graph), SIZE, True, trainer.TrainingConfig(batch_size=4))
+    model = model_lib.compile_model(model_lib.build_model(config), config)
+    before = [weight.numpy().copy() for weight in model.trainable_weights]
+    history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(old, new.numpy()) for old, new in zip(before, model.trainable_weights))
+
+
+def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp_path):
+    first = _fn_args(tiny_data, tmp_path, {"variant": "alpha", "epochs": 1}, train_steps=3)
+    trainer.run_fn(first)
+    assert os.path.exists(os.path.join(first.serving_model_dir, "saved_model.pb"))
+    assert _epochs_logged(first) == [0]
+    assert _checkpoint_value(first, EPOCHS_DONE) == 1
+
+    # The same run directory with more epochs: continues after epoch 1 instead of starting over.
+    resumed = _fn_args(tiny_data, tmp_path, {"variant": "alpha", "epochs": 3}, train_steps=9)
+    trainer.run_fn(resumed)
+    assert _epochs_logged(resumed) == [0, 1, 2]
+    assert _checkpoint_value(resumed, EPOCHS_DONE) == 3
+    assert _checkpoint_value(resumed, OPTIMIZER_STEPS) == 9  # the optimizer state came back too
+
+    steps_with_images = []
+    samples_dir = os.path.join(first.model_run_dir, "samples")
+    for event_file in tf.io.gfile.glob(os.path.join(samples_dir, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                if value.tag == callbacks.SAMPLES_SUMMARY:
+                    assert value.metadata.plugin_data.plugin_name == "images"
+                    width, height = (int(x) for x in tf.make_ndarray(value.tensor)[:2])
+                    assert width > 3 * SIZE and height > 4 * SIZE  # three columns, four photos
+                    steps_with_images.append(event.step)
+    assert sorted(steps_with_images) == [1, 2, 3]
+
+
+def test_warm_start_loads_the_previous_models_weights(tiny_data, tmp_path):
+    previous = _fn_args(tiny_data, tmp_path / "previous", {"variant": "alpha"}, train_steps=2)
+    trainer.run_fn(previous)
+    # learning_rate 0: whatever the second run starts from is what it saves.
+    warm = _fn_args(tiny_data, tmp_path / "warm", {"variant": "alpha", "learning_rate": 0.0},
+                    train_steps=2, base_model=previous.serving_model_dir)
+    trainer.run_fn(warm)
+
+    def saved_weights(fn_args):
+        config = model_lib.ModelConfig.from_dict(fn_args.custom_config)
+        model = model_lib.build_model(config)
+        model.load_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir), trainer.KERAS_WEIGHTS_FILE))
+        return model.get_weights()
+
+    fresh = model_lib.build_model(model_lib.ModelConfig.from_dict(warm.custom_config)).get_weights()
+    for before, after, random in zip(saved_weights(previous), saved_weights(warm), fresh):
+        np.testing.assert_array_equal(before, after)
+        assert before.shape == random.shape
+
+
+def test_mixed_precision_only_with_a_gpu_and_output_stays_float32():
+    assert trainer.set_precision_policy() == ("mixed_float16" if tf.config.list_logical_devices("GPU") else "float32")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        for variant in model_lib.VARIANTS:
+            model = model_lib.build_model(model_lib.ModelConfig.from_dict({**TINY, "variant": variant}))
+            assert model.output.dtype == tf.float32
+            assert model.layers[1].compute_dtype == "float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+_KILLED_RUN = """
+import json, sys
+from colornet.components import local_training, trainer
+spec = json.loads(sys.argv[1])
+examples = [local_training.examples_artifact(uri) for uri in spec["examples"]]
+trainer.run_fn(local_training.fn_args(spec["graph"], spec["train"], spec["eval"], examples, spec["output"],
+                                      spec["config"], spec["steps"]))
+"""
+
+
+@pytest.mark.slow
+def test_resumes_after_being_killed(tiny_data, tmp_path):
+    graph, examples = tiny_data
+    config = {**TINY, "variant": "beta", "epochs": 6}
+    spec = {"graph": graph, "examples": [example.uri for example in examples], "output": str(tmp_path),
+            "train": local_training.split_files(examples, ["train"]),
+            "eval": local_training.split_files(examples, ["eval"]), "config": config, "steps": 6 * 40}
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, json.dumps(spec)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_checkpoint = tmp_path / "model_run" / "checkpoints" / "ckpt-1.index"
+    deadline = time.time() + 300
+    while not first_checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    fn_args = _fn_args(tiny_data, tmp_path, config, 6 * 40)
+    done_when_killed = _checkpoint_value(fn_args, EPOCHS_DONE)
+    assert 1 <= done_when_killed < 6
+
+    trainer.run_fn(fn_args)
+    logged = _epochs_logged(fn_args)
+    assert logged[-(6 - done_when_killed):] == list(range(done_when_killed, 6))
+    assert _checkpoint_value(fn_args, EPOCHS_DONE) == 6
+    assert os.path.exists(os.path.join(fn_args.serving_model_dir, "saved_model.pb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+def test_run_fn_trains_and_exports_each_variant(tiny_data, tmp_path, variant):
+    fn_args = _fn_args(tiny_data, tmp_path, {"variant": variant, "epochs": 2}, train_steps=4)
+    trainer.run_fn(fn_args)
+    assert os.path.exists(os.path.join(fn_args.serving_model_dir, "saved_model.pb"))
+    assert _epochs_logged(fn_args) == [0, 1]
