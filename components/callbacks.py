@@ -1,6 +1,7 @@
-"""Keras callbacks of the Trainer: a checkpoint each epoch (and resuming from it), and a
-TensorBoard grid of sample colorizations of eval photos each epoch."""
+"""Keras callbacks of the Trainer: a checkpoint each epoch (and resuming from it), a
+TensorBoard grid of sample colorizations of eval photos each epoch, and a wall-time budget."""
 import logging
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -80,3 +81,21 @@ class SampleColorizations(keras.callbacks.Callback):
         with self._writer.as_default():
             tf.summary.image(SAMPLES_SUMMARY, np.expand_dims(grid, 0), step=epoch + 1)
         self._writer.flush()
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after ``minutes`` of wall time (checked after every batch); the
+    epoch in progress ends early and the run finishes normally (checkpoint, export)."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self._start > self.seconds:
+            logging.info("Time budget of %.1f minutes used up: stopping training", self.seconds / 60.0)
+            self.model.stop_training = True

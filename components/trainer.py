@@ -32,6 +32,8 @@ class TrainingConfig:
     ``checkpoint_dir``: where the per-epoch checkpoints go; empty means
     ``<model_run_dir>/checkpoints``. A TFX retry runs in a new ``model_run_dir``, so set a
     fixed directory here for a retried Trainer to resume instead of starting over.
+    ``time_budget_minutes``: stop training after this much wall time (0: no limit); the
+    model trained so far is exported as usual.
     """
 
     batch_size: int = 8
@@ -39,6 +41,7 @@ class TrainingConfig:
     augment: bool = True
     checkpoint_dir: str = ""
     samples: int = 4
+    time_budget_minutes: float = 0.0
 
     @classmethod
     def from_dict(cls, values):
@@ -125,6 +128,15 @@ def run_fn(fn_args):
     if not initial_epoch and fn_args.base_model:
         warm_start(model, fn_args.base_model)
 
+    fit_callbacks = [
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+        callbacks.SampleColorizations.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "samples"),
+                                                   training.samples),
+        keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
+        checkpoint,
+    ]
+    if training.time_budget_minutes:
+        fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
     epochs = max(1, training.epochs)
     model.fit(
         train_ds,
@@ -133,13 +145,7 @@ def run_fn(fn_args):
         steps_per_epoch=max(1, (fn_args.train_steps or epochs) // epochs),
         validation_data=eval_ds,
         validation_steps=max(1, fn_args.eval_steps or 1),
-        callbacks=[
-            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-            callbacks.SampleColorizations.from_dataset(
-                eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples),
-            keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
-            checkpoint,
-        ],
+        callbacks=fit_callbacks,
         verbose=2,
     )
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))

@@ -1,0 +1,106 @@
+"""The three variants, layer for layer as the tutorial describes them; the losses; the classifier's input."""
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from skimage import color
+
+from colornet.components import features, losses, model as model_lib
+
+# (filters, strides) of each Conv2D and "up" for each UpSampling2D, in order, from the article.
+ALPHA = [(8, 2), (8, 1), (16, 1), (16, 2), (32, 1), (32, 2), "up", (32, 1), "up", (16, 1), "up", (2, 1)]
+BETA = [(64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (256, 1), (128, 1),
+        "up", (64, 1), "up", (32, 1), (2, 1), "up"]
+FUSION_ENCODER = [(64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1)]
+FUSION_DECODER = [(256, 1), (128, 1), "up", (64, 1), "up", (32, 1), (16, 1), (2, 1), "up"]
+
+
+def _layout(model):
+    layout = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layout.append((layer.filters, layer.strides[0]))
+        elif isinstance(layer, keras.layers.UpSampling2D):
+            layout.append("up")
+    return layout
+
+
+def _config(variant, **overrides):
+    return model_lib.ModelConfig(variant=variant, image_size=32, backbone="mobilenet_v2", backbone_size=32,
+                                 **overrides)
+
+
+@pytest.mark.parametrize("variant, layout", [("alpha", ALPHA), ("beta", BETA)])
+def test_alpha_and_beta_follow_the_article(variant, layout):
+    model = model_lib.build_model(_config(variant))
+    assert _layout(model) == layout
+    conv_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.activation.__name__ for layer in conv_layers] == ["relu"] * (len(conv_layers) - 1) + ["tanh"]
+
+
+def test_fusion_tiles_the_classifier_output_over_the_encoder_grid(caplog):
+    with caplog.at_level(logging.WARNING):
+        model = model_lib.build_model(_config("fusion"))
+    assert "carries no semantic information" in caplog.text  # weights=None must be said out loud
+    assert _layout(model) == FUSION_ENCODER + FUSION_DECODER
+    fuse = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (1, 1)]
+    assert len(fuse) == 1 and fuse[0].input_shape == (None, 4, 4, 256 + 1000)
+    repeat = next(layer for layer in model.layers if isinstance(layer, keras.layers.RepeatVector))
+    assert repeat.n == 4 * 4
+
+
+@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+def test_output_is_ab_over_128_at_the_input_size(variant):
+    model = model_lib.build_model(_config(variant))
+    lightness = tf.random.uniform([2, 32, 32, 1], -1.0, 1.0, seed=1)
+    ab = model({features.L: lightness})
+    assert ab.shape == (2, 32, 32, 2) and ab.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(ab))) <= 1.0
+
+
+def test_missing_backbone_weights_file_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        model_lib.build_model(_config("fusion", backbone_weights=str(tmp_path / "absent.h5")))
+
+
+def test_config_rejects_unknown_choices():
+    for bad in ({"variant": "gamma"}, {"backbone": "resnet"}, {"image_size": 30}, {"loss": "l7"}):
+        with pytest.raises(ValueError):
+            model_lib.ModelConfig(**{"variant": "alpha", **bad})
+    assert model_lib.ModelConfig.from_dict({"variant": "beta", "epochs": 3}).variant == "beta"
+
+
+def test_classifier_sees_the_gray_photo_of_that_lightness():
+    lightness = np.linspace(0.0, 100.0, 11)
+    expected = color.lab2rgb(np.stack([lightness, 0 * lightness, 0 * lightness], -1)[None])[0]
+    gray = model_lib.gray_rgb(tf.constant((lightness / 50.0 - 1.0)[:, None], tf.float32)).numpy()
+    np.testing.assert_allclose(gray, expected, atol=2e-3)
+
+
+def test_huber_is_quadratic_then_linear_in_lab_units():
+    delta = losses.HUBER_DELTA / 128.0
+    y_true = np.zeros([1, 1, 2, 2], np.float32)
+    y_pred = np.array([[[[delta / 2, 0.0], [3 * delta, 0.0]]]], np.float32)
+    expected = np.mean([0.5 * (delta / 2) ** 2, 0.0, delta * (3 * delta - 0.5 * delta), 0.0])
+    np.testing.assert_allclose(losses.huber(tf.constant(y_true), tf.constant(y_pred)).numpy(), [expected], rtol=1e-5)
+
+
+def test_rebalanced_weighs_saturated_pixels_more():
+    chroma = losses.REBALANCE_CHROMA / 128.0
+    y_true = np.array([[[[0.0, 0.0], [chroma, 0.0]]]], np.float32)  # a gray pixel and a colorful one
+    error = 0.1
+    y_pred = y_true + error
+    expected = np.mean([error ** 2, error ** 2, 2 * error ** 2, 2 * error ** 2])
+    np.testing.assert_allclose(losses.rebalanced_mse(tf.constant(y_true), tf.constant(y_pred)).numpy(),
+                               [expected], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", losses.LOSSES)
+def test_every_loss_compiles_and_trains(name):
+    config = _config("alpha", loss=name)
+    model = model_lib.compile_model(model_lib.build_model(config), config)
+    lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=2)
+    history = model.fit({features.L: lightness}, tf.zeros([4, 32, 32, 2]) + 0.2, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
