@@ -12,7 +12,8 @@ same data and seed, so the losses are compared on equal terms. Prints the figure
 training CPU-minutes, the transformed bytes per example, and writes
 ``benchmarks/results/quality.json``; HTML galleries go to the work directory.
 
-Model settings: ``--profile`` (see pipeline/profiles.py) or the defaults below, then any flag.
+Model settings: ``--profile`` (pipeline/profiles.py; default ``cpu-beta``: beta at 64 px), then any
+flag. ``epochs`` and ``train_steps`` of the profile are ignored: the budget decides.
 """
 import argparse
 import os
@@ -23,14 +24,15 @@ from tqdm import tqdm
 
 import common
 
-DEFAULTS = {"variant": "beta", "image_size": 64, "batch_size": 8}
+DEFAULT_PROFILE = "cpu-beta"
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="training wall time per loss (default 10)")
     parser.add_argument("--losses", nargs="+", default=["mse"], help="losses to train and compare (default: mse)")
-    parser.add_argument("--profile", default=None, help="start from a named profile's model/training settings")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"named model/training settings to start from (default {DEFAULT_PROFILE})")
     parser.add_argument("--variant", default=None)
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
@@ -44,13 +46,11 @@ def parse_args():
 
 
 def settings(args):
-    """custom_config for the Trainer: profile (or DEFAULTS), then the flags that were given."""
-    config = dict(DEFAULTS)
-    if args.profile:
-        from colornet.pipeline.profiles import profile_settings
+    """custom_config for the Trainer: the profile's model and training settings, then the flags given."""
+    from colornet.pipeline.profiles import profile_settings
 
-        profile = profile_settings(args.profile)
-        config = {**profile["model"], **profile["training"]}
+    profile = profile_settings(args.profile)
+    config = {**profile["model"], **profile["training"]}
     flags = {"variant": args.variant, "image_size": args.image_size, "batch_size": args.batch_size,
              "backbone": args.backbone, "backbone_size": args.backbone_size, "learning_rate": args.learning_rate}
     config.update({key: value for key, value in flags.items() if value is not None})

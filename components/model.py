@@ -132,7 +132,14 @@ def gray_rgb(lightness):
 
 
 class _Embed(keras.layers.Layer):
-    """Model-scaled L -> its gray sRGB photo at the backbone's size, in [-1, 1] -> the 1000-d output."""
+    """Model-scaled L -> its gray sRGB photo at the backbone's size, in [-1, 1] -> the 1000-d output.
+
+    The frozen classifier runs inside the model, so every training step pays its forward
+    pass (no gradient). Computing it once per photo in Transform would remove that cost, at
+    a price: the embedding would describe the un-augmented photo while the encoder sees the
+    augmented L (for flips and small rotations the class scores barely move; for strong
+    zoom they would). Not done yet: it needs a second model input via ``model_inputs``.
+    """
 
     def __init__(self, backbone, **kwargs):
         super().__init__(**kwargs)

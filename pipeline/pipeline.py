@@ -9,6 +9,7 @@ from tfx import v1 as tfx
 from colornet.components.evaluation import eval_config
 from colornet.components.ingestion.component import PhotoExampleGen, span_input_config
 from colornet.components.ingestion.statistics import stats_options
+from colornet.components.pusher import atomic_pusher
 
 
 def create_pipeline(config, metadata_connection_config=None):
@@ -70,12 +71,7 @@ def create_pipeline(config, metadata_connection_config=None):
         baseline_model=blessed_model.outputs["model"],
         eval_config=eval_config(config.max_ab_mse_vs_gray, config.regression_tolerance),
     )
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
-    )
+    pusher = atomic_pusher(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
     components += [trainer, evaluator, pusher]
 
     return tfx.dsl.Pipeline(

@@ -13,6 +13,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 
 from colornet.serving.defaults import DEFAULT_MODEL_NAME
 from colornet.serving.model_store import State
+from colornet.components.serving_decode import transcode_for_serving
 from colornet.serving.defaults import DEFAULT_MAX_MESSAGE_BYTES
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -78,9 +79,14 @@ class ColorizeClient:
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 
     def colorize(self, images):
-        """Encoded images (JPEG/PNG/... bytes, any sizes) -> colorized PNG bytes, in order."""
+        """Encoded images (any format Pillow reads, any sizes) -> colorized PNG bytes, in order.
+
+        Formats the model's signature cannot decode in-graph (WebP, TIFF, CMYK or EXIF-rotated
+        JPEG, ...) are transcoded to PNG here first; see ``components/serving_decode.py``.
+        """
         if not images:
             return []
+        images = [_servable(image) for image in images]
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, "serving_default")
         request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(list(images), dtype=tf.string))
@@ -104,6 +110,13 @@ class ColorizeClient:
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
         return response.model_spec.version.value, dict(signature_map.signature_def)
+
+
+def _servable(image):
+    try:
+        return transcode_for_serving(image)
+    except ValueError:
+        return image  # unreadable here too: the server answers INVALID_ARGUMENT with its reason
 
 
 def colorize_file(client, source, target):

@@ -68,12 +68,31 @@ def loadable_versions(base_dir):
 
 
 def publish_version(source_version_dir, base_dir, version):
-    """Copies an exported SavedModel to ``<base_dir>/<version>`` as the Pusher does: saved_model.pb last."""
-    source = pathlib.Path(source_version_dir)
-    target = pathlib.Path(base_dir) / str(version)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(SAVED_MODEL_FILE))
-    shutil.copy2(source / SAVED_MODEL_FILE, target / SAVED_MODEL_FILE)
+    """Publishes an exported SavedModel as ``<base_dir>/<version>`` in one atomic step.
+
+    It is copied into a hidden staging folder (servers, ours and TF Serving, only look at integer
+    folder names) and renamed into place, so no server ever sees a partly copied version.
+    """
+    source, base = pathlib.Path(source_version_dir), pathlib.Path(base_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    target = base / str(version)
+    if target.exists():
+        raise FileExistsError(f"version {version} already exists in {base}")
+    staging = base / f".{version}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    staging.rename(target)
     return target
+
+
+def next_version(base_dir, now=None):
+    """A new version number: the UNIX time, or one more than the newest version if that is later.
+
+    Versions stay integers that TF Serving orders by age, and two pushes in the same second
+    still get two versions.
+    """
+    existing = [int(path.name) for path in pathlib.Path(base_dir).glob("*") if path.name.isdigit()]
+    return max(int(now if now is not None else time.time()), max(existing, default=0) + 1)
 
 
 def read_signature_defs(saved_model_dir):

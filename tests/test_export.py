@@ -1,17 +1,17 @@
-"""The export step (warm-up requests, self-check) and how TFX's filesystem Pusher publishes versions."""
+"""The export step (warm-up requests, self-check) and how colornet's Pusher publishes versions."""
 import io
 import json
+import shutil
 import time
 
 import pytest
 import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
-from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
 from colornet.components import export, features, signatures
+from colornet.components.pusher import AtomicPushExecutor
 from colornet.serving.model_store import loadable_versions
 from export_fixtures import exported_model
 
@@ -48,7 +48,7 @@ def test_export_has_every_signature(export_dir):
 
 
 def _push(model_uri, serving_dir, out_dir, blessed):
-    """Runs TFX's own Pusher executor on the Model artifact at ``model_uri``; returns the PushedModel."""
+    """Runs colornet's Pusher executor on the Model artifact at ``model_uri``; returns the PushedModel."""
     model = standard_artifacts.Model()
     model.uri = str(model_uri)
     blessing = standard_artifacts.ModelBlessing()
@@ -57,35 +57,35 @@ def _push(model_uri, serving_dir, out_dir, blessed):
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(out_dir / "pushed")
     destination = {"filesystem": {"base_directory": str(serving_dir)}}
-    pusher_executor.Executor().Do(
+    AtomicPushExecutor().Do(
         {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
         {"push_destination": json.dumps(destination)})
     return pushed
 
 
-def test_pusher_versions_sort_in_push_order_and_saved_model_pb_is_copied_last(
-        export_dir, tmp_path, monkeypatch):
-    copied = []
-    real_copy = fileio.copy
-
-    def recording_copy(source, target, *args, **kwargs):
-        copied.append(str(target))
-        return real_copy(source, target, *args, **kwargs)
-
-    monkeypatch.setattr(fileio, "copy", recording_copy)
+def test_pushes_in_one_second_get_ordered_versions_that_appear_whole(export_dir, tmp_path, monkeypatch):
     serving_dir = tmp_path / "serving"
+    seen_while_copying = []
+    real_copytree = shutil.copytree
+
+    def copy_and_look(source, target):
+        seen_while_copying.append([path.name for path in serving_dir.glob("[0-9]*")])
+        return shutil.copy2(source, target)
+
+    def copytree_watching(src, dst, symlinks=False, ignore=None, _copy_function=None, *rest):
+        return real_copytree(src, dst, symlinks, ignore, copy_and_look, *rest)
+
+    monkeypatch.setattr(shutil, "copytree", copytree_watching)
     first = _push(export_dir.parent, serving_dir, tmp_path / "push1", blessed=True)
-    time.sleep(1.1)  # versions are whole seconds; a push in the same second would be skipped
     second = _push(export_dir.parent, serving_dir, tmp_path / "push2", blessed=True)
 
     versions = [int(artifact.get_string_custom_property("pushed_version")) for artifact in (first, second)]
     assert versions[0] < versions[1]
+    assert versions[0] >= int(time.time()) - 60  # UNIX-time versions, as TF Serving users expect
     assert loadable_versions(serving_dir) == versions  # integer folders, served newest = last pushed
-    assert all(len(str(version)) == len(str(versions[0])) for version in versions)  # same digits: text order too
-
-    first_push = [path for path in copied if f"/{versions[0]}/" in path]
-    assert first_push[-1].endswith(f"/{versions[0]}/saved_model.pb")
-    assert sum(path.endswith("saved_model.pb") for path in first_push) == 1
+    assert sorted(path.name for path in serving_dir.iterdir()) == [str(v) for v in versions]  # no staging left
+    # While version N was being copied, no folder named N existed yet.
+    assert seen_while_copying and all(str(versions[1]) not in names for names in seen_while_copying)
     assert (serving_dir / str(versions[1]) / "assets.extra" / "tf_serving_warmup_requests").is_file()
 
 

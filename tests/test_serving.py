@@ -1,5 +1,6 @@
 """The gRPC server and client, for real: tiny SavedModels, a server on 127.0.0.1, gRPC calls."""
 import concurrent.futures
+import io
 import shutil
 import threading
 import time
@@ -8,6 +9,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from tensorflow_serving.apis import (classification_pb2, model_management_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_log_pb2, prediction_service_pb2_grpc)
 
@@ -54,6 +56,21 @@ def test_colorize_round_trip_serves_the_newest_version(client):
     assert len(pngs) == 2
     assert all(png.startswith(b"\x89PNG") for png in pngs)
     assert not is_red(pngs[0])  # version 2 is the blue one
+
+
+def test_client_transcodes_formats_the_signature_cannot_decode(client):
+    photo = Image.new("RGB", (40, 24), (30, 160, 90))
+    encoded = {}
+    for name, save in {"webp": dict(format="WEBP", lossless=True), "tiff": dict(format="TIFF"),
+                       "cmyk-jpeg": None}.items():
+        buffer = io.BytesIO()
+        if save is None:
+            photo.convert("CMYK").save(buffer, "JPEG")
+        else:
+            photo.save(buffer, **save)
+        encoded[name] = buffer.getvalue()
+    pngs = client.colorize(list(encoded.values()))
+    assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(40, 24)] * 3
 
 
 def test_version_pinning(server):
