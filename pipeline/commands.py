@@ -1,4 +1,6 @@
 """Pipeline sub-commands: run, retrain, add-images, compile."""
+import os
+
 from colornet.pipeline import spans
 from colornet.pipeline.config import PipelineConfig
 from colornet.pipeline.profiles import PROFILES, profile_settings
@@ -47,12 +49,25 @@ def _runner(name):
     return local_runner
 
 
+def _missing_local_folder(path):
+    """A clear message when a local photo folder does not exist (remote URIs are the runner's business)."""
+    if "://" in str(path) or os.path.isdir(path):
+        return None
+    return f"Photo folder not found: {path}"
+
+
 def _run(args):
+    if problem := _missing_local_folder(args.images):
+        print(problem)
+        return 2
     _runner(args.runner).run(config_from_args(args, args.images))
     return 0
 
 
 def _retrain(args):
+    if problem := _missing_local_folder(args.images):
+        print(problem)
+        return 2
     found = spans.span_numbers(args.images)
     if not found:
         print(f"No span folders (span-1/, span-2/, ...) under {args.images}: add photos with `colornet add-images`.")

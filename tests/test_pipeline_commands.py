@@ -69,3 +69,11 @@ def test_retrain_without_spans_explains(tmp_path, capsys):
     (tmp_path / "images").mkdir()
     assert cli.main(["retrain", "--images", str(tmp_path / "images"), "--workdir", str(tmp_path / "w")]) == 2
     assert "colornet add-images" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["run", "retrain"])
+def test_a_missing_photo_folder_is_reported_plainly(tmp_path, capsys, command):
+    missing = tmp_path / "no-such-folder"
+    assert cli.main([command, "--images", str(missing), "--workdir", str(tmp_path / "w")]) == 2
+    assert f"Photo folder not found: {missing}" in capsys.readouterr().out
+    assert not (tmp_path / "w").exists()
