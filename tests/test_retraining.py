@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import color
 
 from colornet.pipeline import local_runner, spans
 from colornet.pipeline.config import PipelineConfig
@@ -19,10 +20,15 @@ from conftest import duotone, write_small_photos
 pytestmark = pytest.mark.slow
 
 
-def random_tint(rgb, _rng=np.random.default_rng(7)):
-    """A photo washed in one random color: nothing about its L predicts its ab."""
-    tint = _rng.uniform(-1.0, 1.0, size=3) * 60.0
-    return np.clip(rgb.mean(axis=-1, keepdims=True) + tint, 0, 255).astype(np.uint8)
+def color_noise(rgb, _rng=np.random.default_rng(7)):
+    """A photo's own L under zero-mean random ab in 4x4 px blocks: nothing predicts its colors,
+    so gray (ab = 0) is the best any model can do on it."""
+    lightness = color.rgb2lab(rgb)[..., 0]
+    height, width = lightness.shape
+    blocks = _rng.uniform(-35.0, 35.0, size=(height // 4 + 1, width // 4 + 1, 2))
+    ab = np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)[:height, :width]
+    lab = np.concatenate([lightness[..., None], ab], axis=-1)
+    return (np.clip(color.lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8)
 
 
 def _add_span(root, source, tmp_path, name, recolor):
@@ -72,7 +78,7 @@ def test_spans_retrain_push_and_hot_swap(shared_data, tmp_path):
             _wait_for_version(client, version_b)
             assert client.colorize([_gray_png()])
 
-            _add_span(images, shared_data / "seed-unsplash" / "train", tmp_path, "batch3", random_tint)
+            _add_span(images, shared_data / "seed-unsplash" / "train", tmp_path, "batch3", color_noise)
             local_runner.run(config)
             assert loadable_versions(config.serving_dir) == [version_a, version_b]
             assert client.metadata()[0] == version_b
