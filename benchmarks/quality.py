@@ -57,7 +57,7 @@ def settings(args):
     return config
 
 
-def prepare_data(workdir, image_size):
+def prepare_data(workdir, config):
     """Ingests and transforms the training folders and the val folder; returns (graph, train, val)."""
     from colornet.components import local_training
 
@@ -66,8 +66,8 @@ def prepare_data(workdir, image_size):
                "bsds500_val": common.SHARED_DATA / "bsds500" / "val"}
     raw = [local_training.ingest(path, os.path.join(workdir, "raw", name))
            for name, path in tqdm(folders.items(), desc="ingest", unit="folder")]
-    print(f"transforming {len(raw)} folders at {image_size} px", flush=True)
-    graph, transformed = local_training.transform(raw, os.path.join(workdir, "transform"), image_size)
+    print(f"transforming {len(raw)} folders at {config['image_size']} px", flush=True)
+    graph, transformed = local_training.transform(raw, os.path.join(workdir, "transform"), config)
     return graph, transformed[:2], transformed[2:]
 
 
@@ -133,7 +133,7 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     print(f"work directory: {workdir}", flush=True)
     cpu_start = common.cpu_seconds()
-    data = prepare_data(workdir, config["image_size"])
+    data = prepare_data(workdir, config)
     preparation_cpu = (common.cpu_seconds() - cpu_start) / 60.0
     example_bytes = common.bytes_per_example(data[1])
 

@@ -13,6 +13,7 @@ bottleneck). Also prints the gzipped bytes per transformed example and the peak 
 writes ``benchmarks/results/train.json``.
 """
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -50,17 +51,18 @@ def main():
 
     raw = local_training.ingest(common.SHARED_DATA / "bsds500" / "train", os.path.join(workdir, "raw"))
     print(f"transforming bsds500/train at {args.image_size} px", flush=True)
-    graph, (examples,) = local_training.transform([raw], os.path.join(workdir, "transform"), args.image_size)
+    config = model_lib.ModelConfig(variant=args.variant, image_size=args.image_size, backbone=args.backbone)
+    graph, (examples,) = local_training.transform(
+        [raw], os.path.join(workdir, "transform"), dataclasses.asdict(config))
     tft_output = tft.TFTransformOutput(graph)
     accessor = local_training.data_accessor([examples])
     files = local_training.split_files([examples])
 
-    config = model_lib.ModelConfig(variant=args.variant, image_size=args.image_size, backbone=args.backbone)
     model = model_lib.compile_model(model_lib.build_model(config), config)
 
     def trainer_dataset(augment):
         training = trainer.TrainingConfig(batch_size=args.batch_size, augment=augment)
-        return trainer.make_dataset(files, accessor, tft_output, args.image_size, True, training)
+        return trainer.make_dataset(files, accessor, tft_output, args.image_size, True, training, model.input_names)
 
     in_memory = tf.data.Dataset.from_tensors(next(iter(trainer_dataset(False)))).repeat()
     figures = {}

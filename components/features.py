@@ -10,6 +10,7 @@ Raw examples (written by ingestion, described by ``schemas/raw/schema.pbtxt``):
 Transformed examples (written by Transform, read by the Trainer and the Evaluator):
   L       float  lightness at the model's size, scaled to [-1, 1], shape [size, size, 1] flattened
   ab      float  chroma at the model's size, divided by 128, shape [size, size, 2] flattened
+  embedding float the classifier's 1000-way output for the photo (fusion models only)
 """
 
 IMAGE = "image"
@@ -21,6 +22,7 @@ RAW_FEATURES = (IMAGE, ID, SHA256, HEIGHT, WIDTH)
 
 L = "L"
 AB = "ab"
+EMBEDDING = "embedding"
 
 # Serving signatures (see components/signatures.py).
 SERVING_INPUT = "images"      # tf.string [batch]: encoded image bytes, any size

@@ -39,8 +39,9 @@ def ingest(images_dir, output_dir, beam_args=IN_PROCESS_BEAM):
     return examples_artifact(str(output_dir))
 
 
-def transform(raw_examples, output_dir, image_size, beam_args=IN_PROCESS_BEAM):
-    """Runs the Transform executor on a list of raw Examples artifacts.
+def transform(raw_examples, output_dir, model_settings, beam_args=IN_PROCESS_BEAM):
+    """Runs the Transform executor on a list of raw Examples artifacts; ``model_settings`` is its
+    ``custom_config`` (``model.ModelConfig`` keys: the size, and the classifier for fusion).
 
     Returns (transform graph directory, transformed Examples artifacts in input order).
     """
@@ -52,7 +53,7 @@ def transform(raw_examples, output_dir, image_size, beam_args=IN_PROCESS_BEAM):
     transformed = [examples_artifact(os.path.join(output_dir, f"transformed_{index}")) for index in range(len(raw_examples))]
     exec_properties = {
         specs.PREPROCESSING_FN_KEY: "colornet.components.transform.preprocessing_fn",
-        specs.CUSTOM_CONFIG_KEY: json.dumps({"image_size": image_size}),
+        specs.CUSTOM_CONFIG_KEY: json.dumps(model_settings),
         specs.DISABLE_STATISTICS_KEY: 1,
     }
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args))

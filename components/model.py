@@ -2,13 +2,22 @@
 
 Every variant maps L (scaled to [-1, 1], shape [size, size, 1]) to ab / 128 through a
 tanh, layer for layer as the article describes, except that L is normalized (the
-article feeds its nets L in [0, 100]). The model's input is a dict ``{"L": ...}`` made by
-``model_inputs``; its last layer computes in float32 even under mixed precision.
+article feeds its nets L in [0, 100]). The model's input is a dict (``{"L": ...}``, plus
+``"embedding"`` for fusion) made by ``model_inputs``; its last layer computes in float32 even
+under mixed precision.
 
 * ``alpha``:  the single-photo net (8-16-32 filters, three stride-2 convs, three upsamplings).
 * ``beta``:   the encoder-decoder without a classifier.
 * ``fusion``: the full version: encoder, a classifier's 1000-d output tiled over the
   encoder's grid (32x32 at 256 px) and fused by a 1x1 conv, then the decoder.
+
+The classifier's output is computed once per photo, in Transform (``classifier_embedding``,
+called by ``components/transform.py``), not in every training step: the frozen
+Inception-ResNet-v2 forward pass is most of a fusion step's cost on a CPU. The price: the
+embedding describes the un-augmented photo while the encoder sees the augmented L. For
+flips, small rotations and shifts the class scores barely move; for strong zoom they would,
+which is why the augmentations stay mild. Serving runs the same Transform graph, so the
+model is served with the embedding it was trained with.
 """
 import dataclasses
 import logging
@@ -131,33 +140,19 @@ def gray_rgb(lightness):
     return lab.lab_to_rgb(lab_gray)
 
 
-class _Embed(keras.layers.Layer):
-    """Model-scaled L -> its gray sRGB photo at the backbone's size, in [-1, 1] -> the 1000-d output.
-
-    The frozen classifier runs inside the model, so every training step pays its forward
-    pass (no gradient). Computing it once per photo in Transform would remove that cost, at
-    a price: the embedding would describe the un-augmented photo while the encoder sees the
-    augmented L (for flips and small rotations the class scores barely move; for strong
-    zoom they would). Not done yet: it needs a second model input via ``model_inputs``.
-    """
-
-    def __init__(self, backbone, **kwargs):
-        super().__init__(**kwargs)
-        self.backbone = backbone
-
-    def call(self, lightness):
-        size = self.backbone.input_shape[1]
-        gray = tf.image.resize(gray_rgb(lightness), [size, size]) * 2.0 - 1.0
-        return self.backbone(tf.cast(gray, self.compute_dtype), training=False)
+def classifier_embedding(backbone, lightness):
+    """Model-scaled L [batch, h, w, 1] -> the backbone's 1000-d output for the gray photo."""
+    size = backbone.input_shape[1]
+    gray = tf.image.resize(gray_rgb(lightness), [size, size]) * 2.0 - 1.0
+    return backbone(gray, training=False)
 
 
-def _fusion(lightness, config):
+def _fusion(lightness, embedding, config):
     grid = config.image_size // 8
     encoded = _stack(lightness, [
         _conv(64, 2), _conv(128), _conv(128, 2), _conv(256), _conv(256, 2),
         _conv(512), _conv(512), _conv(256),
     ])
-    embedding = _Embed(build_backbone(config), name="embedding")(lightness)
     tiled = keras.layers.Reshape((grid, grid, 1000))(keras.layers.RepeatVector(grid * grid)(embedding))
     fused = _conv(256, kernel=1)(keras.layers.Concatenate(axis=-1)([encoded, tiled]))
     return _stack(fused, [
@@ -166,30 +161,33 @@ def _fusion(lightness, config):
     ])
 
 
-def model_inputs(transformed, size):
-    """What the model takes, from Transform's output (a dict of batched, flattened features):
-    ``{"L": [batch, size, size, 1]}``.
+def model_inputs(transformed, size, input_names):
+    """The inputs named ``input_names`` (a model's ``input_names``), from Transform's output
+    (a dict of batched, flattened features): ``L`` as [batch, size, size, 1], ``embedding``
+    as [batch, 1000].
 
     The Trainer's input pipeline and every serving signature go through this one function.
     """
-    return {features.L: tf.reshape(transformed[features.L], [-1, size, size, 1])}
+    shapes = {features.L: [-1, size, size, 1], features.EMBEDDING: [-1, 1000]}
+    return {name: tf.reshape(transformed[name], shapes[name]) for name in input_names}
 
 
 def build_model(config):
-    """An uncompiled model: {"L": [size, size, 1] in [-1, 1]} -> ab / 128 [size, size, 2].
+    """An uncompiled model: {"L": [size, size, 1] in [-1, 1] (, "embedding": [1000])} -> ab / 128.
 
     Layers follow the global Keras dtype policy (mixed_float16 on GPUs, see the Trainer); the
     output is cast to float32 by a last linear layer so the loss is computed in float32.
     """
-    lightness = keras.Input((config.image_size, config.image_size, 1), name=features.L)
+    inputs = {features.L: keras.Input((config.image_size, config.image_size, 1), name=features.L)}
     if config.variant == "alpha":
-        ab = _alpha(lightness)
+        ab = _alpha(inputs[features.L])
     elif config.variant == "beta":
-        ab = _beta(lightness)
+        ab = _beta(inputs[features.L])
     else:
-        ab = _fusion(lightness, config)
+        inputs[features.EMBEDDING] = keras.Input((1000,), name=features.EMBEDDING)
+        ab = _fusion(inputs[features.L], inputs[features.EMBEDDING], config)
     ab = keras.layers.Activation("linear", dtype="float32", name="ab_float32")(ab)
-    return keras.Model({features.L: lightness}, ab, name=f"colornet_{config.variant}")
+    return keras.Model(inputs, ab, name=f"colornet_{config.variant}")
 
 
 def compile_model(model, config):

@@ -23,7 +23,7 @@ SERVING_SIGNATURE = "serving_default"
 
 def _predict_lab(model, raw, size):
     """Raw features -> (the model's input L in [-1, 1], predicted ab / 128), both [batch, size, size, c]."""
-    inputs = model_lib.model_inputs(model.tft_layer(raw), size)
+    inputs = model_lib.model_inputs(model.tft_layer(raw), size, model.input_names)
     return inputs[features.L], model(inputs, training=False)
 
 

@@ -67,7 +67,7 @@ def set_precision_policy():
     return policy
 
 
-def make_dataset(file_pattern, data_accessor, tft_output, size, training, config):
+def make_dataset(file_pattern, data_accessor, tft_output, size, training, config, input_names):
     """Batches of ({"L": [size, size, 1]}, ab [size, size, 2]) from transformed examples; repeats forever.
 
     Training batches are shuffled and, with ``config.augment``, augmented here (each epoch
@@ -80,7 +80,7 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
     )
 
     def reshape(transformed, ab):
-        return model_lib.model_inputs(transformed, size), tf.reshape(ab, [-1, size, size, 2])
+        return model_lib.model_inputs(transformed, size, input_names), tf.reshape(ab, [-1, size, size, 2])
 
     dataset = dataset.map(reshape, num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.augment:
@@ -116,9 +116,6 @@ def run_fn(fn_args):
     size = model_config.image_size
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, size, True, training)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training)
-
     set_precision_policy()
     with distribution_strategy().scope():
         model = model_lib.compile_model(model_lib.build_model(model_config), model_config)
@@ -127,6 +124,10 @@ def run_fn(fn_args):
         initial_epoch = checkpoint.restore()
     if not initial_epoch and fn_args.base_model:
         warm_start(model, fn_args.base_model)
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, size, True, training,
+                            model.input_names)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training,
+                           model.input_names)
 
     fit_callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),

@@ -1,26 +1,27 @@
-"""Transform module: raw photo bytes -> (L, ab) at the model's size, in the TensorFlow graph.
+"""Transform module: raw photo bytes -> (L, ab) at the model's size, and for fusion models the
+classifier's embedding of each photo, in the TensorFlow graph.
 
 Used by the TFX Transform component as ``preprocessing_fn``; the resulting transform
-graph is embedded in the exported model, so serving runs this very code.
+graph is embedded in the exported model, so serving runs this very code. Its
+``custom_config`` is the model's settings (``model.ModelConfig``).
 """
 import tensorflow as tf
+import tensorflow_transform as tft
 
-from colornet.components import features, preprocessing
+from colornet.components import features, model as model_lib, preprocessing
 
-DEFAULT_IMAGE_SIZE = 256
+DEFAULT_IMAGE_SIZE = model_lib.ModelConfig.image_size
 
 
 def image_size(custom_config):
     """The model's square working size, from the Transform/Trainer ``custom_config``."""
-    size = int((custom_config or {}).get("image_size", DEFAULT_IMAGE_SIZE))
-    if size % 8:
-        raise ValueError(f"image_size must be a multiple of 8 (three stride-2 stages), got {size}")
-    return size
+    return model_lib.ModelConfig.from_dict(custom_config).image_size
 
 
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1])."""
-    size = image_size(custom_config)
+    config = model_lib.ModelConfig.from_dict(custom_config)
+    size = config.image_size
     encoded = tf.reshape(inputs[features.IMAGE], [-1])
 
     def split(one):
@@ -36,4 +37,10 @@ def preprocessing_fn(inputs, custom_config):
             tf.TensorSpec([size * size * 2], tf.float32),
         ),
     )
-    return {features.L: lightness, features.AB: ab}
+    outputs = {features.L: lightness, features.AB: ab}
+    if config.variant == "fusion":
+        # Once per photo here instead of every training step (see components/model.py).
+        backbone = tft.make_and_track_object(lambda: model_lib.build_backbone(config), name="classifier")
+        outputs[features.EMBEDDING] = model_lib.classifier_embedding(
+            backbone, tf.reshape(lightness, [-1, size, size, 1]))
+    return outputs

@@ -58,7 +58,8 @@ class PipelineConfig:
 
     @property
     def transform_config(self):
-        return {"image_size": self.model.get("image_size", 256)}
+        """Transform needs the model's settings: its size, and the classifier for fusion."""
+        return dict(self.model)
 
     @property
     def trainer_config(self):

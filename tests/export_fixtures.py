@@ -68,7 +68,7 @@ def write_transform_output(out_dir, encoded_photos, size=SIZE):
     instances = [raw_instance(encoded) for encoded in encoded_photos]
     with tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=False):
         _, transform_fn = (instances, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: transform.preprocessing_fn(inputs, {"image_size": size}))
+            lambda inputs: transform.preprocessing_fn(inputs, {"image_size": size, "variant": "alpha"}))
         _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir))
     metadata_io.write_metadata(metadata, f"{out_dir}/metadata")
     return tft.TFTransformOutput(str(out_dir))

@@ -40,10 +40,9 @@ def test_alpha_and_beta_follow_the_article(variant, layout):
     assert [layer.activation.__name__ for layer in conv_layers] == ["relu"] * (len(conv_layers) - 1) + ["tanh"]
 
 
-def test_fusion_tiles_the_classifier_output_over_the_encoder_grid(caplog):
-    with caplog.at_level(logging.WARNING):
-        model = model_lib.build_model(_config("fusion"))
-    assert "carries no semantic information" in caplog.text  # weights=None must be said out loud
+def test_fusion_tiles_the_classifier_output_over_the_encoder_grid():
+    model = model_lib.build_model(_config("fusion"))
+    assert sorted(model.input_names) == [features.L, features.EMBEDDING]
     assert _layout(model) == FUSION_ENCODER + FUSION_DECODER
     fuse = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (1, 1)]
     assert len(fuse) == 1 and fuse[0].input_shape == (None, 4, 4, 256 + 1000)
@@ -55,14 +54,23 @@ def test_fusion_tiles_the_classifier_output_over_the_encoder_grid(caplog):
 def test_output_is_ab_over_128_at_the_input_size(variant):
     model = model_lib.build_model(_config(variant))
     lightness = tf.random.uniform([2, 32, 32, 1], -1.0, 1.0, seed=1)
-    ab = model({features.L: lightness})
+    inputs = {features.L: lightness, features.EMBEDDING: tf.fill([2, 1000], 1e-3)}
+    ab = model({name: inputs[name] for name in model.input_names})
     assert ab.shape == (2, 32, 32, 2) and ab.dtype == tf.float32
     assert float(tf.reduce_max(tf.abs(ab))) <= 1.0
 
 
+def test_classifier_without_weights_says_so_and_embeds_a_batch(caplog):
+    with caplog.at_level(logging.WARNING):
+        backbone = model_lib.build_backbone(_config("fusion"))
+    assert "carries no semantic information" in caplog.text  # weights=None must be said out loud
+    embedding = model_lib.classifier_embedding(backbone, tf.zeros([3, 32, 32, 1]))
+    assert embedding.shape == (3, 1000)
+
+
 def test_missing_backbone_weights_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
-        model_lib.build_model(_config("fusion", backbone_weights=str(tmp_path / "absent.h5")))
+        model_lib.build_backbone(_config("fusion", backbone_weights=str(tmp_path / "absent.h5")))
 
 
 def test_config_rejects_unknown_choices():

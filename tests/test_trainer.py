@@ -26,7 +26,8 @@ def tiny_data(duotone_photos, tmp_path_factory):
     """(transform graph dir, transformed Examples artifacts) of twelve 64 px photos at 32 px."""
     root = tmp_path_factory.mktemp("trainer_data")
     raw = local_training.ingest(duotone_photos[0].parent, root / "raw")
-    return local_training.transform([raw], root / "transform", SIZE)
+    # Fusion settings, so the examples carry the classifier embedding too (alpha and beta skip it).
+    return local_training.transform([raw], root / "transform", {**TINY, "variant": "fusion"})
 
 
 def _fn_args(tiny_data, output_dir, config, train_steps, base_model=None):
@@ -54,9 +55,10 @@ OPTIMIZER_STEPS = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
 def test_each_variant_trains_on_the_trainers_dataset(tiny_data, variant):
     graph, examples = tiny_data
     config = model_lib.ModelConfig.from_dict({**TINY, "variant": variant})
-    dataset = trainer.make_dataset(
-        local_training.split_files(examples), local_training.data_accessor(examples), tft.TFTransformOutput(graph), SIZE, True, trainer.TrainingConfig(batch_size=4))
     model = model_lib.compile_model(model_lib.build_model(config), config)
+    dataset = trainer.make_dataset(
+        local_training.split_files(examples), local_training.data_accessor(examples), tft.TFTransformOutput(graph),
+        SIZE, True, trainer.TrainingConfig(batch_size=4), model.input_names)
     before = [weight.numpy().copy() for weight in model.trainable_weights]
     history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -117,7 +119,8 @@ def test_mixed_precision_only_with_a_gpu_and_output_stays_float32():
         for variant in model_lib.VARIANTS:
             model = model_lib.build_model(model_lib.ModelConfig.from_dict({**TINY, "variant": variant}))
             assert model.output.dtype == tf.float32
-            assert model.layers[1].compute_dtype == "float16"
+            first_conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+            assert first_conv.compute_dtype == "float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
 

@@ -11,18 +11,19 @@ from PIL import Image
 from skimage import color
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from colornet.components import features, transform
+from colornet.components import features, model as model_lib, transform
 
 # As the raw schema declares it (shape [1]): a dense [batch, 1] tensor in preprocessing_fn.
 RAW_SPEC = {features.IMAGE: tf.io.FixedLenFeature([1], tf.string)}
 
 
-def _transform(encoded_photos, size):
+def _transform(encoded_photos, size, model_settings=None):
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
     instances = [{features.IMAGE: [photo]} for photo in encoded_photos]
     with tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=False):
         (transformed, _), _ = (instances, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: transform.preprocessing_fn(inputs, {"image_size": size}))
+            lambda inputs: transform.preprocessing_fn(
+                inputs, {"image_size": size, "variant": "beta", **(model_settings or {})}))
     return transformed
 
 
@@ -61,6 +62,27 @@ def test_any_photo_becomes_flat_l_and_ab_at_the_model_size_in_range(photos):
         assert -1.0 <= result[features.L].min() and result[features.L].max() <= 1.0
         assert np.abs(result[features.AB]).max() <= 1.0
         assert result[features.AB].std() > 0.01  # a color photo: not gray
+
+
+def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tmp_path):
+    # A classifier weights file, as a user would configure one. Randomly initialized MobileNetV2
+    # features are ~1e-11 (a flat softmax for every photo), so its top layer is scaled up until
+    # different photos get clearly different class scores.
+    settings = {"variant": "fusion", "backbone": "mobilenet_v2", "backbone_size": 32}
+    backbone = model_lib.build_backbone(model_lib.ModelConfig(image_size=32, **settings))
+    top = backbone.layers[-1]
+    top.kernel.assign(tf.random.normal(top.kernel.shape, stddev=1e12, seed=3))
+    weights = str(tmp_path / "classifier.h5")
+    backbone.save_weights(weights)
+
+    crop, jpeg = photos
+    results = _transform([jpeg, _encode(crop, "PNG")], size=32,
+                         model_settings={**settings, "backbone_weights": weights})
+    for result in results:
+        lightness = np.reshape(result[features.L], [1, 32, 32, 1])
+        expected = model_lib.classifier_embedding(backbone, tf.constant(lightness))[0].numpy()
+        np.testing.assert_allclose(result[features.EMBEDDING], expected, atol=1e-4)
+    assert np.abs(results[0][features.EMBEDDING] - results[1][features.EMBEDDING]).max() > 1e-3
 
 
 def test_image_size_must_suit_three_stride_2_stages():
