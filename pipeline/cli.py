@@ -7,11 +7,14 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) buries the progress lines; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# google-api-core warns in every Beam worker that Python 3.10 is unsupported; TFX 1.16 needs 3.10.
+# google-api-core warns in every process (Beam workers included, through the environment) that
+# Python 3.10 is unsupported; TFX 1.16 needs 3.10.
 os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 from colornet.components.ingestion import commands as ingestion_commands
 from colornet.components.quality import commands as quality_commands
