@@ -10,14 +10,6 @@ import tensorflow_transform as tft
 
 from colornet.components import features, model as model_lib, preprocessing
 
-DEFAULT_IMAGE_SIZE = model_lib.ModelConfig.image_size
-
-
-def image_size(custom_config):
-    """The model's square working size, from the Transform/Trainer ``custom_config``."""
-    return model_lib.ModelConfig.from_dict(custom_config).image_size
-
-
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1])."""
     config = model_lib.ModelConfig.from_dict(custom_config)

@@ -86,7 +86,7 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
 
 
 def test_image_size_must_suit_three_stride_2_stages():
-    assert transform.image_size({}) == transform.DEFAULT_IMAGE_SIZE
-    assert transform.image_size({"image_size": 64}) == 64
+    assert model_lib.ModelConfig.from_dict({}).image_size == 256
+    assert model_lib.ModelConfig.from_dict({"image_size": 64}).image_size == 64
     with pytest.raises(ValueError):
-        transform.image_size({"image_size": 60})
+        model_lib.ModelConfig.from_dict({"image_size": 60})
