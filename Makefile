@@ -9,12 +9,16 @@ PYTHON310 ?= $(shell python3.10 -c 'import sys; print(sys.executable)' 2>/dev/nu
 
 .PHONY: install run test test-slow lock clean
 
-$(VENV)/.installed: requirements.lock setup.py
+# Strict editable install: a link tree under build/ that editors and static analysers follow. It
+# links the files present at install time, so any change to the package's files reinstalls it.
+PACKAGE_FILES := $(shell find pipeline components serving schemas -type f -not -path '*/__pycache__/*')
+
+$(VENV)/.installed: requirements.lock setup.py $(PACKAGE_FILES)
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it or pass PYTHON310=/path/to/python3.10"; exit 1; }
 	command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv venv --quiet --allow-existing --python "$(PYTHON310)" $(VENV)
 	uv pip install --quiet --python $(PY) -r requirements.lock
-	uv pip install --quiet --python $(PY) --no-deps -e .
+	uv pip install --quiet --python $(PY) --no-deps --config-settings editable_mode=strict -e .
 	touch $@
 
 install: $(VENV)/.installed

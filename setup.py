@@ -29,7 +29,7 @@ setuptools.setup(
     packages=_packages(),
     package_dir={f"colornet.{folder}": folder for folder in _FOLDERS},
     package_data={
-        "colornet.schemas": ["*.pbtxt"],
+        "colornet.schemas": ["raw/*.pbtxt"],
         "colornet.serving": ["templates/*"],
     },
     # Exact pins live in requirements.lock; these are the direct dependencies.

@@ -3,8 +3,11 @@ import json
 import os
 import pathlib
 import resource
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The benchmarks reuse the tests' harness (tests/local_training.py, tests/stand_in_model.py).
+sys.path.insert(0, str(ROOT / "tests"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
@@ -24,7 +27,7 @@ def bytes_per_example(examples, split="train"):
     """Mean on-disk (gzipped TFRecord) bytes per transformed example of one split."""
     import tensorflow as tf
 
-    from colornet.components import local_training
+    import local_training
 
     files = [path for pattern in local_training.split_files(examples, [split]) for path in tf.io.gfile.glob(pattern)]
     count = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))

@@ -5,7 +5,7 @@
 Measured on the same files (default: /work/shared/data/bsds500, 300 JPEGs of 481x321):
   loop_decode_reencode   Pillow decode -> RGB -> PNG encode per file: the naive baseline.
   loop_normalize         ``photo.normalize`` per file: the pipeline's per-photo work without Beam.
-  beam_1_worker          ``ingest.IngestPhotos`` on the DirectRunner, in-process.
+  beam_1_worker          ``executor.IngestPhotos`` on the DirectRunner, in-process.
   beam_2_workers         the same with --direct_running_mode=multi_processing --direct_num_workers=2.
 Beam figures are wall time of ``pipeline.run()`` including pipeline and worker start-up (which is
 what a user waits for); ``images_per_s_after_startup`` subtracts the wall time of the same pipeline
@@ -26,9 +26,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image
 
-from colornet.components.ingestion import ingest, photo
-from colornet.components.ingestion.config import IngestionConfig
-from colornet.components.ingestion.standalone import direct_runner_args
+import common  # noqa: F401 - puts the tests' harness on the path
+from colornet.components.ingestion import executor, photo
+from colornet.components.ingestion.commands import direct_runner_args
+from colornet.pipeline.config import IngestionConfig
 
 DEFAULT_IMAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "bsds500")
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ingest.json")
@@ -61,7 +62,7 @@ def loop_normalize(paths, config):
 def beam_ingest(images_dir, config, num_workers):
     options = PipelineOptions(direct_runner_args(num_workers))
     with beam.Pipeline(options=options) as pipeline:
-        ingested = pipeline | ingest.IngestPhotos(os.path.abspath(images_dir), "*", config)
+        ingested = pipeline | executor.IngestPhotos(os.path.abspath(images_dir), "*", config)
         _ = (ingested.examples
              | beam.Map(lambda example: len(example.SerializeToString()))
              | beam.combiners.Count.Globally())

@@ -12,7 +12,7 @@ same data and seed, so the losses are compared on equal terms. Prints the figure
 training CPU-minutes, the transformed bytes per example, and writes
 ``benchmarks/results/quality.json``; HTML galleries go to the work directory.
 
-Model settings: ``--profile`` (pipeline/profiles.py; default ``cpu-beta``: beta at 64 px), then any
+Model settings: ``--profile`` (pipeline/config.py; default ``cpu-beta``: beta at 64 px), then any
 flag. ``epochs`` and ``train_steps`` of the profile are ignored: the budget decides.
 """
 import argparse
@@ -47,27 +47,26 @@ def parse_args():
 
 def settings(args):
     """custom_config for the Trainer: the profile's model and training settings, then the flags given."""
-    from colornet.pipeline.profiles import profile_settings
+    from colornet.pipeline.config import PROFILES
 
-    profile = profile_settings(args.profile)
-    config = {**profile["model"], **profile["training"]}
-    flags = {"variant": args.variant, "image_size": args.image_size, "batch_size": args.batch_size,
-             "backbone": args.backbone, "backbone_size": args.backbone_size, "learning_rate": args.learning_rate}
-    config.update({key: value for key, value in flags.items() if value is not None})
-    return config
+    profile = PROFILES[args.profile]
+    model = {"variant": args.variant, "image_size": args.image_size, "backbone": args.backbone,
+             "backbone_size": args.backbone_size, "learning_rate": args.learning_rate}
+    return {"model": {**profile["model"], **{key: value for key, value in model.items() if value is not None}},
+            "training": {**profile["training"], **({"batch_size": args.batch_size} if args.batch_size else {})}}
 
 
 def prepare_data(workdir, config):
     """Ingests and transforms the training folders and the val folder; returns (graph, train, val)."""
-    from colornet.components import local_training
+    import local_training
 
     folders = {"bsds500_train": common.SHARED_DATA / "bsds500" / "train",
                "unsplash_train": common.SHARED_DATA / "seed-unsplash" / "train",
                "bsds500_val": common.SHARED_DATA / "bsds500" / "val"}
     raw = [local_training.ingest(path, os.path.join(workdir, "raw", name))
            for name, path in tqdm(folders.items(), desc="ingest", unit="folder")]
-    print(f"transforming {len(raw)} folders at {config['image_size']} px", flush=True)
-    graph, transformed = local_training.transform(raw, os.path.join(workdir, "transform"), config)
+    print(f"transforming {len(raw)} folders at {config['model']['image_size']} px", flush=True)
+    graph, transformed = local_training.transform(raw, os.path.join(workdir, "transform"), config["model"])
     return graph, transformed[:2], transformed[2:]
 
 
@@ -82,14 +81,16 @@ def train_and_evaluate(loss, config, data, args, workdir):
     """One training run for ``loss`` within the budget, then the evaluation on bsds500/val."""
     import tf_keras as keras
 
-    from colornet.components import local_training, trainer
-    from colornet.components.quality import evaluate, gallery
+    import local_training
+    from colornet.components.evaluation import gallery, report as evaluate
+    from colornet.components.model import trainer
 
     graph, train, val = data
     keras.utils.set_random_seed(args.seed)
     epochs = 1000  # the time budget ends training; checkpoints and sample grids each epoch
     steps_per_epoch = 25
-    custom_config = {**config, "loss": loss, "epochs": epochs, "time_budget_minutes": args.budget_minutes}
+    custom_config = {"model": {**config["model"], "loss": loss},
+                     "training": {**config["training"], "epochs": epochs, "time_budget_minutes": args.budget_minutes}}
     fn_args = local_training.fn_args(
         graph, local_training.split_files(train), local_training.split_files(val), train + val,
         os.path.join(workdir, f"train_{loss}"), custom_config, train_steps=epochs * steps_per_epoch, eval_steps=2)
@@ -99,14 +100,14 @@ def train_and_evaluate(loss, config, data, args, workdir):
     training = {"wall_minutes": (time.time() - wall_start) / 60.0,
                 "cpu_minutes": (common.cpu_seconds() - cpu_start) / 60.0,
                 "steps": trained_steps(fn_args),
-                "images_seen": trained_steps(fn_args) * config.get("batch_size", 8)}
+                "images_seen": trained_steps(fn_args) * config["training"]["batch_size"]}
 
     photo_gallery = gallery.Gallery()
     report = evaluate.evaluate_folder(evaluate.saved_model_colorizer(fn_args.serving_model_dir),
                                       common.SHARED_DATA / "bsds500" / "val", max_images=args.max_val,
                                       on_photo=photo_gallery.add)
     gallery_path = photo_gallery.write(report, os.path.join(workdir, f"gallery_{loss}.html"),
-                                       title=f"bsds500/val, {config['variant']} trained with {loss}")
+                                       title=f"bsds500/val, {config['model']['variant']} trained with {loss}")
     print(evaluate.format_summary(report), flush=True)
     return {"loss": loss, "training": training, "summary": report["summary"], "gallery": str(gallery_path),
             "model": fn_args.serving_model_dir, "tensorboard": fn_args.model_run_dir}
@@ -139,7 +140,7 @@ def main():
 
     runs = [train_and_evaluate(loss, config, data, args, workdir) for loss in args.losses]
     print(comparison_table(runs))
-    print(f"transformed example: {example_bytes / 1024:.1f} KiB on disk (gzip) at {config['image_size']} px; "
+    print(f"transformed example: {example_bytes / 1024:.1f} KiB on disk (gzip) at {config['model']['image_size']} px; "
           f"ingest + transform: {preparation_cpu:.1f} CPU-min; total {(common.cpu_seconds() - cpu_start) / 60:.1f} CPU-min")
     path = common.write_json("quality", {
         "config": config, "budget_minutes": args.budget_minutes, "seed": args.seed,

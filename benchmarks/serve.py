@@ -24,10 +24,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+import common  # noqa: F401 - puts the tests' harness on the path
+from colornet.components.pusher.executor import publish_version
+from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.client import ColorizeClient
-from colornet.serving.model_store import loadable_versions, publish_version
 from colornet.serving.server import start_server
-from colornet.serving.stand_in_model import BLUE, RED, write_tint_model
+from stand_in_model import BLUE, RED, write_tint_model
 
 SIZES = {"256x256": (256, 256), "1024x768": (1024, 768)}
 CONCURRENCY = (1, 4, 16)

@@ -47,11 +47,13 @@ def main():
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from colornet.components import local_training, model as model_lib, trainer
+    import local_training
+    from colornet.components.model import network as model_lib, trainer
+    from colornet.pipeline.config import ModelConfig, TrainingConfig
 
     raw = local_training.ingest(common.SHARED_DATA / "bsds500" / "train", os.path.join(workdir, "raw"))
     print(f"transforming bsds500/train at {args.image_size} px", flush=True)
-    config = model_lib.ModelConfig(variant=args.variant, image_size=args.image_size, backbone=args.backbone)
+    config = ModelConfig(variant=args.variant, image_size=args.image_size, backbone=args.backbone)
     graph, (examples,) = local_training.transform(
         [raw], os.path.join(workdir, "transform"), dataclasses.asdict(config))
     tft_output = tft.TFTransformOutput(graph)
@@ -61,7 +63,7 @@ def main():
     model = model_lib.compile_model(model_lib.build_model(config), config)
 
     def trainer_dataset(augment):
-        training = trainer.TrainingConfig(batch_size=args.batch_size, augment=augment)
+        training = TrainingConfig(batch_size=args.batch_size, augment=augment)
         return trainer.make_dataset(files, accessor, tft_output, args.image_size, True, training, model.input_names)
 
     in_memory = tf.data.Dataset.from_tensors(next(iter(trainer_dataset(False)))).repeat()

@@ -16,11 +16,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-from colornet.components.ingestion import commands as ingestion_commands
-from colornet.components.quality import commands as quality_commands
-from colornet.pipeline import commands as pipeline_commands
-from colornet.pipeline import demo
-from colornet.serving import commands as serving_commands
+from ..components.evaluation import commands as evaluation_commands
+from ..components.ingestion import commands as ingestion_commands
+from ..serving import commands as serving_commands
+from . import commands as pipeline_commands
+from . import demo
+from .config import ConfigError
 
 
 def build_parser():
@@ -30,7 +31,7 @@ def build_parser():
     demo.register(subparsers)
     pipeline_commands.register(subparsers)
     ingestion_commands.register(subparsers)
-    quality_commands.register(subparsers)
+    evaluation_commands.register(subparsers)
     serving_commands.register(subparsers)
     return parser
 
@@ -39,7 +40,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"colornet {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

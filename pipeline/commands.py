@@ -1,51 +1,60 @@
 """Pipeline sub-commands: run, retrain, add-images, compile."""
 import os
 
-from colornet.pipeline import spans
-from colornet.pipeline.config import PipelineConfig
-from colornet.pipeline.profiles import PROFILES, profile_settings
+from . import config as config_lib
+from . import spans
 
 # Where pipeline/Dockerfile installs the repository, so where a compiled pipeline finds the schema.
 CONTAINER_SCHEMA_PATH = "/colornet/schemas/raw/schema.pbtxt"
-_MODEL_FLAGS = ("variant", "image_size", "backbone", "backbone_size", "backbone_weights")
+# The sections the pipeline commands take flags for (``colornet ingest`` has the ingestion ones too).
+_FLAG_SECTIONS = (config_lib.ModelConfig, config_lib.TrainingConfig, config_lib.BlessingConfig,
+                  config_lib.IngestionConfig)
+
+
+def add_section_flags(parser, section):
+    """One flag per field of a config section (``pipeline/config.py``), in a group of its own."""
+    group = parser.add_argument_group(section.section_name(), section.__doc__.splitlines()[0])
+    for flag, kwargs, _ in config_lib.config_flags(section):
+        group.add_argument(flag, **kwargs)
+
+
+def section_overrides(args, section):
+    """{field: value} of the section's flags that were given on the command line."""
+    values = {name: getattr(args, kwargs["dest"]) for _, kwargs, name in config_lib.config_flags(section)}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def add_pipeline_flags(parser, default_profile="full", default_workdir="runs/colornet"):
     """Flags that describe one pipeline (shared by run, retrain, compile and demo)."""
     parser.add_argument("--workdir", default=default_workdir, help="pipeline root, metadata and pushed models")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default=default_profile,
-                        help="model/training settings (default: %(default)s); flags below override them")
-    parser.add_argument("--train-steps", type=int)
-    parser.add_argument("--variant", choices=("alpha", "beta", "fusion"))
-    parser.add_argument("--image-size", type=int, help="model's working size, a multiple of 8")
-    parser.add_argument("--backbone", choices=("inception_resnet_v2", "mobilenet_v2"))
-    parser.add_argument("--backbone-size", type=int, help="classifier input size (default: its native size)")
-    parser.add_argument("--backbone-weights", help="classifier weights: a local .h5 file or 'imagenet' (Keras' cache)")
+    parser.add_argument("--profile", choices=sorted(config_lib.PROFILES), default=default_profile,
+                        help="named settings (pipeline/config.py; default: %(default)s); flags below override them")
+    parser.add_argument("--train-steps", type=int, help="training steps (default: the profile's)")
+    parser.add_argument("--eval-steps", type=int, help="validation steps after each epoch (default: the profile's)")
     parser.add_argument("--no-cache", action="store_true", help="re-execute every component")
     parser.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                         help="a Beam pipeline option, e.g. --beam-arg=--runner=FlinkRunner (repeatable)")
+    for section in _FLAG_SECTIONS:
+        add_section_flags(parser, section)
 
 
 def config_from_args(args, images_dir, **overrides):
-    """A PipelineConfig from the profile, overridden by explicit flags and ``overrides``."""
-    settings = profile_settings(args.profile)
-    for name in _MODEL_FLAGS:
-        value = getattr(args, name)
-        if value is not None:
-            settings["model"][name] = value
-    if args.train_steps is not None:
-        settings["train_steps"] = args.train_steps
+    """A validated PipelineConfig from the profile, overridden by explicit flags and ``overrides``."""
+    settings = {section.section_name(): section_overrides(args, section) for section in _FLAG_SECTIONS}
+    for name in ("train_steps", "eval_steps"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
     settings.update(overrides)
-    return PipelineConfig(images_dir=str(images_dir), workdir=args.workdir, beam_args=args.beam_args,
-                          enable_cache=not args.no_cache, **settings)
+    return config_lib.pipeline_config(args.profile, images_dir, args.workdir, beam_args=args.beam_args,
+                                      enable_cache=not args.no_cache, **settings)
 
 
 def _runner(name):
     # Runner modules import TFX orchestration: only when a command runs.
     if name == "beam":
-        from colornet.pipeline import beam_runner
+        from . import beam_runner
         return beam_runner
-    from colornet.pipeline import local_runner
+    from . import local_runner
     return local_runner
 
 
@@ -85,7 +94,7 @@ def _add_images(args):
 
 
 def _compile(args):
-    from colornet.pipeline import kubeflow_runner
+    from . import kubeflow_runner
 
     settings = kubeflow_runner.KubeflowSettings(
         image=args.container_image, trainer_gpu_type=args.trainer_gpu or "",

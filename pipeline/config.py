@@ -1,31 +1,191 @@
-"""One config object for the whole pipeline; runners only decide where and how it runs."""
+"""Everything a colornet pipeline can be configured with, in one TensorFlow-free module.
+
+A pipeline is described by one ``PipelineConfig``: where the photos and the work directory are,
+and one section per stage:
+
+* ``IngestionConfig``: which photos ingestion accepts and how it stores them (ExampleGen);
+* ``ModelConfig``:     the network, its size, classifier and loss (Transform and Trainer);
+* ``TrainingConfig``:  how the Trainer trains (batch, epochs, augmentation, checkpoints);
+* ``BlessingConfig``:  when the Evaluator blesses a model, so that the Pusher serves it.
+
+``PROFILES`` names ready-made settings (``full`` is the article's model, ``demo`` a few CPU
+minutes, ``cpu-beta`` the classifier-free variant); ``pipeline_config(profile, ...)`` starts
+from one and applies overrides. Every section is validated when it is built: an unknown key is
+an error that names the key and the known ones (a typo such as ``image_szie`` must never train
+at the default size without a word), and a value outside its allowed set names the choices.
+The command line builds its flags, choices and help from the fields below
+(``config_flags``), so this module is the one place to read "what can I configure?".
+
+Stages receive their section as a plain dict (TFX ``custom_config``, JSON) and rebuild it here
+with ``from_dict``: the same validation on the machine that runs the stage.
+"""
+import argparse
 import dataclasses
 import os
+import typing
+from typing import Any, Mapping, Optional
 
-from colornet.schemas import RAW_SCHEMA_PATH
+from ..schemas import RAW_SCHEMA_PATH
+
+VARIANTS = ("alpha", "beta", "fusion")
+# Classifier backbones of the fusion variant: (smallest input size Keras accepts, native size).
+BACKBONES = {"inception_resnet_v2": (75, 299), "mobilenet_v2": (32, 224)}
+LOSSES = ("mse", "huber", "rebalanced")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that colornet does not accept."""
+
+
+def _option(default, help, choices=None, **kwargs):
+    """A dataclass field carrying its command-line help (and choices) as metadata."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices}, **kwargs)
+
+
+class _Section:
+    """Shared behaviour of the config sections: strict ``from_dict``, ``to_dict``, choice checks."""
+
+    def _check_choices(self):
+        for field in dataclasses.fields(self):
+            choices = field.metadata.get("choices")
+            value = getattr(self, field.name)
+            if choices and value not in choices:
+                raise ConfigError(f"{self.section_name()}.{field.name} must be one of {list(choices)}, got {value!r}")
+
+    @classmethod
+    def section_name(cls):
+        return cls.__name__.removesuffix("Config").lower()
+
+    @classmethod
+    def from_dict(cls, values: Optional[Mapping[str, Any]] = None):
+        """A section from a plain dict: unknown keys are an error; JSON numbers are cast to the field's type."""
+        values = dict(values or {})
+        types = typing.get_type_hints(cls)
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown {cls.section_name()} option(s) {unknown}; known: {known}")
+        return cls(**{name: _cast(f"{cls.section_name()}.{name}", types[name], value) for name, value in values.items()})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _base_type(annotation):
+    """``Optional[int]`` -> ``int``; other annotations as they are."""
+    arguments = [argument for argument in typing.get_args(annotation) if argument is not type(None)]
+    return arguments[0] if typing.get_origin(annotation) is typing.Union and len(arguments) == 1 else annotation
+
+
+def _cast(name, annotation, value):
+    """JSON (and protobuf Struct) numbers arrive as floats: an integral float becomes an int field's int."""
+    annotation = _base_type(annotation)
+    if annotation is int and isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError(f"{name} must be an integer, got {value}")
+        return int(value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestionConfig(_Section):
+    """Which photos become training examples (``components/ingestion``)."""
+
+    min_side: int = _option(32, "photos whose shorter side is below this are rejected (too_small)")
+    max_pixels: int = _option(40_000_000, "photos with more pixels are rejected from their header alone, before "
+                                          "any pixel is decoded (too_large): the decompression-bomb guard")
+    max_side: int = _option(1024, "longer side of the stored photo; larger photos are downscaled (0 keeps the size)")
+    grayscale_threshold: float = _option(5.0, "colorfulness below which a photo counts as black-and-white and is "
+                                              "excluded (grayscale)")
+
+    def __post_init__(self):
+        if self.min_side < 1 or self.max_pixels < 1 or self.max_side < 0 or self.grayscale_threshold < 0:
+            raise ConfigError(f"invalid ingestion config: {self}")
+        if self.max_side and self.max_side < self.min_side:
+            raise ConfigError(f"ingestion.max_side ({self.max_side}) must be 0 or >= min_side ({self.min_side})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Section):
+    """What network to build and how to compile it (``components/model``)."""
+
+    variant: str = _option("fusion", "the article's network", choices=VARIANTS)
+    image_size: int = _option(256, "the network's working size in pixels, a multiple of 8")
+    backbone: str = _option("inception_resnet_v2", "the fusion variant's classifier", choices=tuple(BACKBONES))
+    backbone_size: int = _option(0, "classifier input size (0: its native size)")
+    backbone_weights: Optional[str] = _option(None, "classifier weights: a local .h5 file or 'imagenet' (Keras' "
+                                                    "cache; nothing is downloaded)")
+    learning_rate: float = _option(1e-3, "Adam's learning rate")
+    loss: str = _option("mse", "training loss on ab", choices=LOSSES)
+
+    def __post_init__(self):
+        self._check_choices()
+        if self.image_size < 8 or self.image_size % 8:
+            raise ConfigError(f"model.image_size must be a positive multiple of 8, got {self.image_size}")
+        min_size = BACKBONES[self.backbone][0]
+        if self.backbone_size and self.backbone_size < min_size:
+            raise ConfigError(f"{self.backbone} needs model.backbone_size >= {min_size}, got {self.backbone_size}")
+
+    @property
+    def resolved_backbone_size(self):
+        return self.backbone_size or BACKBONES[self.backbone][1]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(_Section):
+    """How the Trainer trains (``components/model/trainer.py``); the step counts are ``PipelineConfig``'s."""
+
+    batch_size: int = _option(8, "photos per training step")
+    epochs: int = _option(1, "the training steps are split into this many epochs (a checkpoint and TensorBoard "
+                             "samples after each)")
+    augment: bool = _option(True, "random flips, rotations, zoom, shifts and shear in the input pipeline")
+    checkpoint_dir: str = _option("", "where per-epoch checkpoints go (empty: inside the Trainer's run directory); "
+                                      "a fixed folder lets a retried Trainer resume")
+    samples: int = _option(4, "eval photos colorized into TensorBoard after each epoch")
+    time_budget_minutes: float = _option(0.0, "stop training after this much wall time (0: no limit)")
+    seed: Optional[int] = _option(None, "seeds TensorFlow, NumPy and Python's random for a repeatable run "
+                                        "(empty: not seeded)")
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.epochs < 1 or self.samples < 0 or self.time_budget_minutes < 0:
+            raise ConfigError(f"invalid training config: {self}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingConfig(_Section):
+    """When the Evaluator blesses a candidate model (``components/evaluation/evaluator.py``)."""
+
+    max_ab_mse_vs_gray: float = _option(1.0, "the candidate's ab-MSE divided by the gray photo's must be below this")
+    regression_tolerance: float = _option(0.0, "the candidate may be worse than the last blessed model by at most "
+                                               "this much ab-MSE (Lab units squared)")
+
+    def __post_init__(self):
+        if self.max_ab_mse_vs_gray <= 0 or self.regression_tolerance < 0:
+            raise ConfigError(f"invalid blessing config: {self}")
+
+
+SECTIONS = {"ingestion": IngestionConfig, "model": ModelConfig, "training": TrainingConfig,
+            "blessing": BlessingConfig}
 
 
 @dataclasses.dataclass
 class PipelineConfig:
-    """Everything ``pipeline.create_pipeline`` needs.
+    """Everything ``pipeline.create_pipeline`` needs; runners only decide where and how it runs.
 
-    ``model`` and ``training`` are passed as ``custom_config`` to Transform and the Trainer
-    (keys of ``components.model.ModelConfig`` and ``components.trainer.TrainingConfig``);
-    ``ingestion`` to the ExampleGen.
+    Sections may be given as dicts (validated by their ``from_dict``) or as section objects.
     """
 
     images_dir: str
     workdir: str
     pipeline_name: str = "colornet"
-    model: dict = dataclasses.field(default_factory=dict)
-    training: dict = dataclasses.field(default_factory=dict)
-    ingestion: dict = dataclasses.field(default_factory=dict)
+    ingestion: IngestionConfig = dataclasses.field(default_factory=IngestionConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    blessing: BlessingConfig = dataclasses.field(default_factory=BlessingConfig)
     train_steps: int = 200
     eval_steps: int = 4
-    # Blessing: the candidate must beat gray (ab-MSE ratio below this) and must not be
-    # worse than the last blessed model by more than this many Lab units^2 of ab-MSE.
-    max_ab_mse_vs_gray: float = 1.0
-    regression_tolerance: float = 0.0
     warm_start: bool = True
     # Continuous retraining: photos arrive in span folders (<images_dir>/span-1/, span-2/, ...);
     # ExampleGen ingests the newest span and Transform/Trainer see the last ``rolling_spans``.
@@ -38,10 +198,16 @@ class PipelineConfig:
     enable_cache: bool = True
 
     def __post_init__(self):
+        for name, section in SECTIONS.items():
+            value = getattr(self, name)
+            if not isinstance(value, section):
+                setattr(self, name, section.from_dict(value))
+        if self.train_steps < 1 or self.eval_steps < 1:
+            raise ConfigError(f"train_steps and eval_steps must be >= 1, got {self.train_steps}, {self.eval_steps}")
         if self.rolling_spans < 1:
-            raise ValueError(f"rolling_spans must be >= 1, got {self.rolling_spans}")
+            raise ConfigError(f"rolling_spans must be >= 1, got {self.rolling_spans}")
         if self.rolling_spans > 1 and not self.spans:
-            raise ValueError("rolling_spans > 1 needs span folders (spans=True)")
+            raise ConfigError("rolling_spans > 1 needs span folders (spans=True)")
 
     @property
     def pipeline_root(self):
@@ -57,10 +223,70 @@ class PipelineConfig:
         return os.path.join(self.workdir, "serving", self.pipeline_name)
 
     @property
-    def transform_config(self):
-        """Transform needs the model's settings: its size, and the classifier for fusion."""
-        return dict(self.model)
+    def trainer_custom_config(self):
+        """The Trainer's ``custom_config``: the model and training sections as plain dicts."""
+        return {"model": self.model.to_dict(), "training": self.training.to_dict()}
 
-    @property
-    def trainer_config(self):
-        return {**self.model, **self.training}
+
+PROFILES = {
+    # The article's full version: fusion with Inception-ResNet-v2 at 256 px.
+    "full": {
+        "model": {"variant": "fusion", "image_size": 256, "backbone": "inception_resnet_v2"},
+        "training": {"batch_size": 8, "epochs": 10},
+        "train_steps": 5000,
+        "eval_steps": 20,
+    },
+    # A few minutes on 2 CPU cores: same graph shape, a light backbone at a small size.
+    "demo": {
+        "model": {"variant": "fusion", "image_size": 128, "backbone": "mobilenet_v2", "backbone_size": 96},
+        "training": {"batch_size": 4, "epochs": 4},
+        "train_steps": 160,
+        "eval_steps": 2,
+    },
+    # No classifier (nothing to download), small enough to train on 2 CPU cores in ~10 minutes.
+    "cpu-beta": {
+        "model": {"variant": "beta", "image_size": 64, "loss": "mse"},
+        "training": {"batch_size": 8, "epochs": 40},
+        "train_steps": 1000,
+        "eval_steps": 2,
+    },
+}
+
+
+def pipeline_config(profile, images_dir, workdir, **overrides):
+    """A validated ``PipelineConfig``: the named profile, then ``overrides``.
+
+    A section override (``model={...}``) updates the profile's section key by key; any other
+    keyword replaces the profile's value.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    settings = {name: dict(value) if isinstance(value, dict) else value for name, value in PROFILES[profile].items()}
+    for name, value in overrides.items():
+        if name in SECTIONS and isinstance(value, Mapping):
+            settings[name] = {**settings.get(name, {}), **value}
+        else:
+            settings[name] = value
+    return PipelineConfig(images_dir=str(images_dir), workdir=str(workdir), **settings)
+
+
+def config_flags(section):
+    """(flag, argparse keyword arguments, field name) for every field of a section class.
+
+    The command line turns these into flags (``--image-size``); a flag that is not given stays
+    ``None`` so the profile's value holds.
+    """
+    types = typing.get_type_hints(section)
+    for field in dataclasses.fields(section):
+        kind = _base_type(types[field.name])
+        kwargs = {"dest": f"{section.section_name()}__{field.name}", "default": None,
+                  "help": f"{field.metadata['help']} (default: {field.default})"}
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = kind if kind in (int, float) else str
+        if field.metadata.get("choices"):
+            kwargs["choices"] = list(field.metadata["choices"])
+        elif kind is not bool:
+            kwargs["metavar"] = field.name.upper()
+        yield f"--{field.name.replace('_', '-')}", kwargs, field.name

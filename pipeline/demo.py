@@ -6,7 +6,7 @@ black-and-white photo through the gRPC client and prints where the PNG is.
 """
 import pathlib
 
-from colornet.pipeline.commands import add_pipeline_flags, config_from_args
+from .commands import add_pipeline_flags, config_from_args
 
 
 def _step(number, text):
@@ -15,10 +15,10 @@ def _step(number, text):
 
 def _demo(args):
     # TFX, TensorFlow and gRPC load only when the demo runs, so `colornet --help` stays quick.
-    from colornet.pipeline import local_runner, sample_photos
-    from colornet.serving.client import ColorizeClient
-    from colornet.serving.model_store import loadable_versions
-    from colornet.serving.server import start_server
+    from ..schemas.serving_contract import loadable_versions
+    from ..serving.client import ColorizeClient
+    from ..serving.server import start_server
+    from . import local_runner, sample_photos
 
     workdir = pathlib.Path(args.workdir)
     images = workdir / "images"

@@ -16,7 +16,7 @@ import os
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from colornet.pipeline import pipeline as pipeline_lib
+from . import pipeline as pipeline_lib
 
 TRAINER_ID = "Trainer"
 

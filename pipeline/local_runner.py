@@ -5,16 +5,19 @@ import os
 
 from tfx import v1 as tfx
 
-from colornet.pipeline import pipeline as pipeline_lib
-from colornet.pipeline.freshness import run_unless_unchanged
-from colornet.pipeline.progress import component_progress
+from . import pipeline as pipeline_lib
+from .freshness import run_unless_unchanged
+from .progress import component_progress
 
 # Multi-processing DirectRunner uses every core; callers' Beam args come after and win.
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 
 
-def run(config):
-    """Runs the whole pipeline once (unless nothing changed: see ``freshness``); returns whether it ran."""
+def run(config, dag_runner=None):
+    """Runs the whole pipeline once (unless nothing changed: see ``freshness``); returns whether it ran.
+
+    ``dag_runner`` orchestrates (default: ``LocalDagRunner``); metadata is SQLite under the workdir.
+    """
     os.makedirs(config.workdir, exist_ok=True)
     config = dataclasses.replace(config, beam_args=DEFAULT_BEAM_ARGS + list(config.beam_args))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
@@ -23,6 +26,6 @@ def run(config):
 
     def execute():
         with component_progress():
-            tfx.orchestration.LocalDagRunner().run(pipeline)
+            (dag_runner or tfx.orchestration.LocalDagRunner()).run(pipeline)
 
     return run_unless_unchanged(config, execute)

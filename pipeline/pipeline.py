@@ -6,10 +6,9 @@ ExampleGen (photos; the newest span) -> StatisticsGen -> ImportSchemaGen (schema
 """
 from tfx import v1 as tfx
 
-from colornet.components.evaluation import eval_config
-from colornet.components.ingestion.component import PhotoExampleGen, span_input_config
-from colornet.components.ingestion.statistics import stats_options
-from colornet.components.pusher import atomic_pusher
+from ..components.evaluation.evaluator import eval_config
+from ..components.ingestion.component import PhotoExampleGen, span_input_config, stats_options
+from ..components.pusher.component import AtomicPusher
 
 
 def create_pipeline(config, metadata_connection_config=None):
@@ -17,7 +16,7 @@ def create_pipeline(config, metadata_connection_config=None):
     example_gen = PhotoExampleGen(
         input_base=config.images_dir,
         input_config=span_input_config() if config.spans else None,
-        custom_config=config.ingestion,
+        custom_config=config.ingestion.to_dict(),
     )
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], stats_options=stats_options())
@@ -42,8 +41,8 @@ def create_pipeline(config, metadata_connection_config=None):
     transform = tfx.components.Transform(
         examples=training_examples,
         schema=schema_gen.outputs["schema"],
-        preprocessing_fn="colornet.components.transform.preprocessing_fn",
-        custom_config=config.transform_config,
+        preprocessing_fn="colornet.components.model.transform.preprocessing_fn",
+        custom_config=config.model.to_dict(),
     )
     components.append(transform)
 
@@ -56,22 +55,22 @@ def create_pipeline(config, metadata_connection_config=None):
     components.append(blessed_model)
 
     trainer = tfx.components.Trainer(
-        run_fn="colornet.components.trainer.run_fn",
+        run_fn="colornet.components.model.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         base_model=blessed_model.outputs["model"] if config.warm_start else None,
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
-        custom_config=config.trainer_config,
+        custom_config=config.trainer_custom_config,
     )
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=blessed_model.outputs["model"],
-        eval_config=eval_config(config.max_ab_mse_vs_gray, config.regression_tolerance),
+        eval_config=eval_config(config.blessing),
     )
-    pusher = atomic_pusher(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
+    pusher = AtomicPusher(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir).with_id("Pusher")
     components += [trainer, evaluator, pusher]
 
     return tfx.dsl.Pipeline(

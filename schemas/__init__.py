@@ -1,4 +1,9 @@
-"""Curated schemas (pbtxt) of the data colornet ingests; shipped as package data."""
+"""The contracts between stages, TensorFlow-free:
+
+* ``raw/schema.pbtxt``: the curated schema of raw photo examples (ImportSchemaGen, ExampleValidator);
+* ``features``: the names of raw and transformed features;
+* ``serving_contract``: what a pushed model takes and returns, and how its versions are laid out.
+"""
 import pathlib
 
 SCHEMA_DIR = pathlib.Path(__file__).resolve().parent

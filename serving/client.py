@@ -8,17 +8,18 @@ import time
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                     predict_pb2, prediction_service_pb2_grpc)
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
-from colornet.serving.defaults import DEFAULT_MODEL_NAME
-from colornet.serving.model_store import State
-from colornet.components.serving_decode import transcode_for_serving
-from colornet.serving.defaults import DEFAULT_MAX_MESSAGE_BYTES
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-INPUT_NAME = "images"
-OUTPUT_NAME = "colorized"
+from ..schemas import serving_contract as contract
+from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .images import image_files, transcode_for_serving
+from .model_store import State
 
 
 class ColorizeClient:
@@ -29,7 +30,7 @@ class ColorizeClient:
     as ``grpc.RpcError`` (its ``.code()`` and ``.details()`` say what was wrong).
     """
 
-    def __init__(self, target, model_name=DEFAULT_MODEL_NAME, version=None, timeout=30.0, retries=3,
+    def __init__(self, target, model_name=contract.MODEL_NAME, version=None, timeout=30.0, retries=3,
                  max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, backoff_seconds=0.2):
         self.target = target
         self.model_name = model_name
@@ -68,7 +69,7 @@ class ColorizeClient:
                     raise
                 time.sleep(self.backoff_seconds * 2 ** attempt)
 
-    def predict(self, inputs, signature_name="serving_default", output_filter=()):
+    def predict(self, inputs, signature_name=contract.SERVING_SIGNATURE, output_filter=()):
         """Runs any signature: ``inputs`` maps names to array-likes; returns name -> numpy array."""
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, signature_name)
@@ -82,17 +83,17 @@ class ColorizeClient:
         """Encoded images (any format Pillow reads, any sizes) -> colorized PNG bytes, in order.
 
         Formats the model's signature cannot decode in-graph (WebP, TIFF, CMYK or EXIF-rotated
-        JPEG, ...) are transcoded to PNG here first; see ``components/serving_decode.py``.
+        JPEG, ...) are transcoded to PNG here first; see ``serving/images.py``.
         """
         if not images:
             return []
         images = [_servable(image) for image in images]
         request = predict_pb2.PredictRequest()
-        self._model_spec(request.model_spec, "serving_default")
-        request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(list(images), dtype=tf.string))
-        request.output_filter.append(OUTPUT_NAME)
+        self._model_spec(request.model_spec, contract.SERVING_SIGNATURE)
+        request.inputs[contract.IMAGES_INPUT].CopyFrom(tf.make_tensor_proto(list(images), dtype=tf.string))
+        request.output_filter.append(contract.COLORIZED_OUTPUT)
         response = self._call(self._predictions.Predict, request)
-        return list(response.outputs[OUTPUT_NAME].string_val)
+        return list(response.outputs[contract.COLORIZED_OUTPUT].string_val)
 
     def status(self):
         """[{"version": int, "state": "AVAILABLE", "error": str}, ...] as the server reports them."""
@@ -126,12 +127,6 @@ def colorize_file(client, source, target):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(png)
     return target
-
-
-def image_files(folder):
-    """Image files under ``folder`` (nested folders too), sorted."""
-    return sorted(path for path in pathlib.Path(folder).rglob("*")
-                  if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
 _PER_IMAGE_ERRORS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)

@@ -5,13 +5,13 @@ import sys
 
 import grpc
 
-from colornet.serving import defaults
-from colornet.serving.defaults import DEFAULT_MODEL_NAME
+from ..schemas import serving_contract as contract
+from . import defaults
 
 
 def _serve(args):
-    from colornet.serving.predict import RequestLimits
-    from colornet.serving.server import serve
+    from .predict import RequestLimits
+    from .server import serve
 
     def announce(running):
         rest = f", REST on {args.host}:{running.rest_port}" if running.rest_port else ""
@@ -42,7 +42,7 @@ def _reports_rpc_errors(handler):
 
 @_reports_rpc_errors
 def _colorize(args):
-    from colornet.serving import client as serving_client
+    from . import client as serving_client
 
     with serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
                                        timeout=args.timeout) as client:
@@ -77,7 +77,7 @@ def _colorize(args):
 
 
 def _serving_config(args):
-    from colornet.serving.serving_config import ServingSettings, local_server_command, write_serving_config
+    from .serving_config import ServingSettings, local_server_command, write_serving_config
 
     settings = ServingSettings(model_name=args.model_name)
     for path in write_serving_config(args.model_dir, args.output, settings):
@@ -90,7 +90,7 @@ def _serving_config(args):
 
 @_reports_rpc_errors
 def _model_status(args):
-    from colornet.serving.client import ColorizeClient
+    from .client import ColorizeClient
 
     with ColorizeClient(args.server, model_name=args.model_name, timeout=args.timeout) as client:
         statuses = client.status()
@@ -101,17 +101,17 @@ def _model_status(args):
 
 
 def _add_client_flags(parser):
-    parser.add_argument("--server", default="127.0.0.1:8500", help="gRPC address HOST:PORT (default: %(default)s)")
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    parser.add_argument("--server", default=f"127.0.0.1:{contract.GRPC_PORT}", help="gRPC address HOST:PORT (default: %(default)s)")
+    parser.add_argument("--model-name", default=contract.MODEL_NAME)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
 
 
 def register(subparsers):
     serve = subparsers.add_parser("serve", help="serve pushed models over gRPC (TF Serving's API) until stopped")
     serve.add_argument("--model-dir", required=True, help="the Pusher's base dir: <dir>/<version>/saved_model.pb")
-    serve.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    serve.add_argument("--model-name", default=contract.MODEL_NAME)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 for all)")
-    serve.add_argument("--port", type=int, default=8500, help="gRPC port, 0 for a free one (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=contract.GRPC_PORT, help="gRPC port, 0 for a free one (default: %(default)s)")
     serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
     serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     serve.add_argument("--num-versions", type=int, default=1, help="how many of the newest versions to keep loaded")
@@ -135,7 +135,7 @@ def register(subparsers):
                                    help="write TensorFlow Serving configs (models.config, docker-compose, k8s)")
     config.add_argument("--model-dir", required=True, help="the Pusher's base dir to serve")
     config.add_argument("--output", required=True, help="folder for the generated files")
-    config.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    config.add_argument("--model-name", default=contract.MODEL_NAME)
     config.set_defaults(func=_serving_config)
 
     status = subparsers.add_parser("model-status", help="print the version states of a served model")

@@ -17,20 +17,19 @@ version is unloaded meanwhile (Python frees it once the last request drops it).
 import dataclasses
 import logging
 import pathlib
-import shutil
 import threading
 import time
 
+import grpc
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
-from colornet.serving.defaults import DEFAULT_MODEL_NAME
+from ..schemas import serving_contract as contract
+from .predict import ServingError
 
 log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
-SAVED_MODEL_FILE = "saved_model.pb"
-SERVE_TAG = "serve"
 
 
 class VersionNotFound(LookupError):
@@ -58,49 +57,12 @@ class VersionStatus:
     error: str = ""
 
 
-def loadable_versions(base_dir):
-    """Integer version folders under ``base_dir`` that hold a complete SavedModel, ascending."""
-    root = pathlib.Path(base_dir)
-    if not root.is_dir():
-        return []
-    return sorted(int(path.name) for path in root.iterdir()
-                  if path.name.isdigit() and (path / SAVED_MODEL_FILE).is_file())
-
-
-def publish_version(source_version_dir, base_dir, version):
-    """Publishes an exported SavedModel as ``<base_dir>/<version>`` in one atomic step.
-
-    It is copied into a hidden staging folder (servers, ours and TF Serving, only look at integer
-    folder names) and renamed into place, so no server ever sees a partly copied version.
-    """
-    source, base = pathlib.Path(source_version_dir), pathlib.Path(base_dir)
-    base.mkdir(parents=True, exist_ok=True)
-    target = base / str(version)
-    if target.exists():
-        raise FileExistsError(f"version {version} already exists in {base}")
-    staging = base / f".{version}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    staging.rename(target)
-    return target
-
-
-def next_version(base_dir, now=None):
-    """A new version number: the UNIX time, or one more than the newest version if that is later.
-
-    Versions stay integers that TF Serving orders by age, and two pushes in the same second
-    still get two versions.
-    """
-    existing = [int(path.name) for path in pathlib.Path(base_dir).glob("*") if path.name.isdigit()]
-    return max(int(now if now is not None else time.time()), max(existing, default=0) + 1)
-
-
 def read_signature_defs(saved_model_dir):
     """The ``serve`` MetaGraph's SignatureDefs, parsed from saved_model.pb (as TF Serving reports them)."""
     saved_model = saved_model_pb2.SavedModel.FromString(
-        (pathlib.Path(saved_model_dir) / SAVED_MODEL_FILE).read_bytes())
+        (pathlib.Path(saved_model_dir) / contract.SAVED_MODEL_FILE).read_bytes())
     for meta_graph in saved_model.meta_graphs:
-        if SERVE_TAG in meta_graph.meta_info_def.tags:
+        if contract.SERVE_TAG in meta_graph.meta_info_def.tags:
             return dict(meta_graph.signature_def)
     return dict(saved_model.meta_graphs[0].signature_def) if saved_model.meta_graphs else {}
 
@@ -109,7 +71,7 @@ def load_version(base_dir, version):
     import tensorflow as tf  # heavy: only when a model is actually loaded
 
     path = pathlib.Path(base_dir) / str(version)
-    model = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+    model = tf.saved_model.load(str(path), tags=[contract.SERVE_TAG])
     return LoadedVersion(version, path, model, read_signature_defs(path))
 
 
@@ -122,7 +84,7 @@ class ModelStore:
     while the version is LOADING; if it raises, the load fails.
     """
 
-    def __init__(self, base_dir, name=DEFAULT_MODEL_NAME, num_versions=1, poll_seconds=2.0, warmup=None):
+    def __init__(self, base_dir, name=contract.MODEL_NAME, num_versions=1, poll_seconds=2.0, warmup=None):
         if num_versions < 1:
             raise ValueError("num_versions must be at least 1")
         self.base_dir = pathlib.Path(base_dir)
@@ -162,6 +124,20 @@ class ModelStore:
                 raise VersionNotFound(f"version {version} of model {self.name!r} was never seen in {self.base_dir}")
         return sorted(statuses, key=lambda status: -status.version)
 
+    def resolve(self, model_spec):
+        """The LoadedVersion a request's ModelSpec asks for; ServingError(NOT_FOUND) when there is none."""
+        if model_spec.name != self.name:
+            raise ServingError(grpc.StatusCode.NOT_FOUND,
+                               f"model {model_spec.name!r} is not served here (this server serves {self.name!r})")
+        if model_spec.version_label:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                               "version labels are not supported; pin a version number")
+        version = model_spec.version.value if model_spec.HasField("version") else None
+        try:
+            return self.get(version)
+        except VersionNotFound as error:
+            raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+
     # -- loading --------------------------------------------------------------------
 
     def poll(self):
@@ -171,7 +147,7 @@ class ModelStore:
         its saved_model.pb changes. While no wanted version is available, the versions
         already served stay (a removed push never empties the server).
         """
-        on_disk = loadable_versions(self.base_dir)
+        on_disk = contract.loadable_versions(self.base_dir)
         while True:  # each failed load lets the next older version in
             failed = {version for version, stamp in self._failed.items() if self._stamp(version) == stamp}
             wanted = [version for version in on_disk if version not in failed][-self.num_versions:]
@@ -187,7 +163,7 @@ class ModelStore:
     def _stamp(self, version):
         """Identifies the contents of a version's saved_model.pb without reading it."""
         try:
-            stat = (self.base_dir / str(version) / SAVED_MODEL_FILE).stat()
+            stat = (self.base_dir / str(version) / contract.SAVED_MODEL_FILE).stat()
         except FileNotFoundError:
             return None
         return stat.st_mtime_ns, stat.st_size

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from colornet.serving.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
+from .defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
 
 
 class ServingError(Exception):

@@ -22,10 +22,9 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import model_pb2
 
-from colornet.serving.model_store import State, VersionNotFound
-from colornet.serving.defaults import DEFAULT_SIGNATURE
-from colornet.serving.predict import ServingError, predict
-from colornet.serving.server import resolve_version
+from ..schemas import serving_contract as contract
+from .model_store import State, VersionNotFound
+from .predict import ServingError, predict
 
 log = logging.getLogger(__name__)
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<action>/metadata|:predict)?$")
@@ -137,7 +136,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         spec, action = self._route(method)
         if action is None:
             return self._status(spec)
-        loaded = resolve_version(self.store, spec)
+        loaded = self.store.resolve(spec)
         model_spec = {"name": self.store.name, "version": str(loaded.version)}
         if action == "/metadata":
             signature_defs = {name: json_format.MessageToDict(definition)
@@ -149,7 +148,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(size) or b"{}")
         if not isinstance(body, dict):
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object")
-        signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
+        signature_name = body.get("signature_name", contract.SERVING_SIGNATURE)
         definition = loaded.signature_defs.get(signature_name)
         if definition is None:
             raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,

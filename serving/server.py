@@ -15,13 +15,19 @@ import threading
 import grpc
 import tensorflow as tf
 from google.protobuf import any_pb2
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                     predict_pb2, prediction_service_pb2_grpc)
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
-from colornet.serving.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MODEL_NAME, DEFAULT_SIGNATURE
-from colornet.serving.model_store import ModelStore, VersionNotFound
-from colornet.serving.predict import RequestLimits, ServingError, predict
-from colornet.serving.warmup import replay_warmup_requests
+from ..schemas import serving_contract as contract
+from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .model_store import ModelStore, VersionNotFound
+from .predict import RequestLimits, ServingError, predict
+from .warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +48,6 @@ def _answers_serving_errors(method):
     return handler
 
 
-def resolve_version(store, model_spec):
-    """The LoadedVersion a ModelSpec asks for; ServingError(NOT_FOUND) when there is none."""
-    if model_spec.name != store.name:
-        raise ServingError(grpc.StatusCode.NOT_FOUND,
-                           f"model {model_spec.name!r} is not served here (this server serves {store.name!r})")
-    if model_spec.version_label:
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "version labels are not supported; pin a version number")
-    version = model_spec.version.value if model_spec.HasField("version") else None
-    try:
-        return store.get(version)
-    except VersionNotFound as error:
-        raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
-
-
 def _to_ndarray(name, proto):
     try:
         return tf.make_ndarray(proto)
@@ -71,8 +63,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     @_answers_serving_errors
     def Predict(self, request, context):
         self.limits.check_request_bytes(request.ByteSize())
-        loaded = resolve_version(self.store, request.model_spec)
-        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        loaded = self.store.resolve(request.model_spec)
+        signature_name = request.model_spec.signature_name or contract.SERVING_SIGNATURE
         inputs = {name: _to_ndarray(name, proto) for name, proto in request.inputs.items()}
         outputs = predict(loaded, signature_name, inputs, request.output_filter, self.limits)
         response = predict_pb2.PredictResponse()
@@ -85,7 +77,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_answers_serving_errors
     def GetModelMetadata(self, request, context):
-        loaded = resolve_version(self.store, request.model_spec)
+        loaded = self.store.resolve(request.model_spec)
         fields = set(request.metadata_field)
         if not fields:
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -184,7 +176,7 @@ class RunningServer:
         self.stop()
 
 
-def start_server(model_dir, host="127.0.0.1", port=0, model_name=DEFAULT_MODEL_NAME, poll_seconds=2.0,
+def start_server(model_dir, host="127.0.0.1", port=0, model_name=contract.MODEL_NAME, poll_seconds=2.0,
                  num_versions=1, limits=RequestLimits(), max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES,
                  rest_port=None, workers=DEFAULT_WORKERS):
     """Loads (and warms up) the newest version(s) under ``model_dir``, starts serving, returns a RunningServer.
@@ -214,7 +206,7 @@ def start_server(model_dir, host="127.0.0.1", port=0, model_name=DEFAULT_MODEL_N
     grpc_server.start()
     running = RunningServer(grpc_server, store, host, bound)
     if rest_port is not None:
-        from colornet.serving.rest import start_rest_server
+        from .rest import start_rest_server
 
         running.rest_server = start_rest_server(store, limits, host, rest_port)
     log.info("serving model %s from %s on %s", model_name, model_dir, running.address)

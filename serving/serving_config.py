@@ -14,17 +14,19 @@ import importlib.resources
 import pathlib
 import string
 
+from ..schemas import serving_contract as contract
+
 SERVING_IMAGE_VERSION = "2.16.1"  # the tensorflow-serving-api version this project pins
 CONTAINER_MODELS_ROOT = "/models"
 
 
 @dataclasses.dataclass(frozen=True)
 class ServingSettings:
-    model_name: str = "colornet"
+    model_name: str = contract.MODEL_NAME
     num_versions: int = 1
     poll_seconds: int = 2
-    grpc_port: int = 8500
-    rest_port: int = 8501
+    grpc_port: int = contract.GRPC_PORT
+    rest_port: int = contract.REST_PORT
     # Batching: colorizing is heavy per image, so small batches and a short wait.
     max_batch_size: int = 8
     batch_timeout_micros: int = 20_000

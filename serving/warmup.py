@@ -8,15 +8,13 @@ own warm-up requests fails to load, as in TF Serving.
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from colornet.serving.defaults import DEFAULT_SIGNATURE
-from colornet.serving.predict import predict
-
-WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+from ..schemas import serving_contract as contract
+from .predict import predict
 
 
 def warmup_requests(version_dir):
     """The PredictRequests of a version's warm-up file ([] when it has none)."""
-    path = f"{version_dir}/{WARMUP_FILE}"
+    path = f"{version_dir}/{contract.WARMUP_FILE}"
     if not tf.io.gfile.exists(path):
         return []
     logs = (prediction_log_pb2.PredictionLog.FromString(record.numpy()) for record in tf.data.TFRecordDataset(path))
@@ -28,5 +26,5 @@ def replay_warmup_requests(loaded):
     requests = warmup_requests(loaded.path)
     for request in requests:
         inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
-        predict(loaded, request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs, request.output_filter)
+        predict(loaded, request.model_spec.signature_name or contract.SERVING_SIGNATURE, inputs, request.output_filter)
     return len(requests)

@@ -1,4 +1,9 @@
-"""Shared fixtures: small real photos and the repository's data folder."""
+"""Shared fixtures: small real photos and the repository's data folder.
+
+The tests need the real photos of ``../shared/data`` (beside the project root; see its README), or
+``COLORNET_DATA_DIR``. Without them the run stops at once and says so: a suite that skipped
+every photo test could go green having tested little.
+"""
 import os
 import pathlib
 
@@ -10,15 +15,20 @@ from skimage import color
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = pathlib.Path(os.environ.get(
+    "COLORNET_DATA_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")).resolve()
 
+
+def pytest_configure(config):
+    if not (SHARED_DATA / "bsds500" / "train").is_dir():
+        raise pytest.UsageError(
+            f"The tests need the shared photos at {SHARED_DATA} (bsds500/, seed-unsplash/): put the "
+            "project's shared/ folder beside the clone (../shared/data), or set COLORNET_DATA_DIR.")
 
 
 @pytest.fixture(scope="session")
 def shared_data():
     """``../shared/data`` beside the project root (real photos; see its README)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared photo folder not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

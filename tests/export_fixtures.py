@@ -24,7 +24,9 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from colornet.components import export, features, model as model_lib, transform
+from colornet.components.model import export, network as model_lib, transform
+from colornet.pipeline.config import ModelConfig
+from colornet.schemas import features
 from colornet.schemas import RAW_SCHEMA_DIR
 
 SIZE = 32
@@ -77,7 +79,7 @@ def write_transform_output(out_dir, encoded_photos, size=SIZE):
 def tiny_model(size=SIZE, seed=0):
     """An untrained alpha model (builds in well under a second)."""
     tf.keras.utils.set_random_seed(seed)
-    config = model_lib.ModelConfig(variant="alpha", image_size=size)
+    config = ModelConfig(variant="alpha", image_size=size)
     return model_lib.compile_model(model_lib.build_model(config), config)
 
 

@@ -5,8 +5,9 @@ import shutil
 
 import tensorflow as tf
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
-DATA_DIR = os.path.normpath(os.environ.get("COLORNET_DATA_DIR", DATA_DIR))
+from conftest import SHARED_DATA
+
+DATA_DIR = str(SHARED_DATA)
 SEED_DIR = os.path.join(DATA_DIR, "seed-unsplash")
 
 

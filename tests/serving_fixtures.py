@@ -1,6 +1,6 @@
 """Helpers for the serving tests: test images, output colors, free ports.
 
-Models come from ``colornet.serving.stand_in_model`` (re-exported here): tiny SavedModels
+Models come from ``stand_in_model`` (re-exported here): tiny SavedModels
 with colornet's serving signatures whose versions tint differently.
 """
 import io
@@ -9,7 +9,7 @@ import socket
 import numpy as np
 from PIL import Image
 
-from colornet.serving.stand_in_model import BLUE, RED, write_tint_model  # noqa: F401 - re-exported
+from stand_in_model import BLUE, RED, write_tint_model  # noqa: F401 - re-exported
 
 
 def jpeg_bytes(width=48, height=32, color=(200, 120, 40)):

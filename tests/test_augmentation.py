@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from colornet.components.augmentation import augment, random_shear
+from colornet.components.model.augmentation import augment, random_shear
 
 
 def _batch(seed=0):

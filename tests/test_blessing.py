@@ -8,8 +8,10 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from skimage import color, metrics as skmetrics
 
-from colornet.components import evaluation, features
-from colornet.serving.model_store import loadable_versions
+from colornet.components.evaluation import evaluator as evaluation
+from colornet.pipeline.config import BlessingConfig
+from colornet.schemas import features, serving_contract as contract
+from colornet.schemas.serving_contract import loadable_versions
 from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
 
 EVAL_SIZES = [(40, 48), (64, 40), (33, 57), (50, 50), (80, 60)]
@@ -21,7 +23,7 @@ def _numpy_metrics(loaded, encoded):
     transformed = loaded.signatures["transform_features"](examples=examples)
     lightness = (transformed[features.L].numpy().reshape(-1, SIZE, SIZE, 1) + 1.0) * 50.0
     ab_true = transformed[features.AB].numpy().reshape(-1, SIZE, SIZE, 2) * 128.0
-    ab_pred = loaded.signatures["colorize_ab"](images=tf.constant(encoded))[features.AB_OUTPUT].numpy()
+    ab_pred = loaded.signatures["colorize_ab"](images=tf.constant(encoded))[contract.AB_OUTPUT].numpy()
     ab_pred = np.clip(ab_pred, -128.0, 127.0)
 
     def psnr(ab):
@@ -61,7 +63,7 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_the_gray_ratio(tmp_path_f
 
 
 def test_gray_threshold_is_strict_and_regression_is_lower_is_better():
-    config = evaluation.eval_config(max_ab_mse_vs_gray=1.0, regression_tolerance=2.5)
+    config = evaluation.eval_config(BlessingConfig(max_ab_mse_vs_gray=1.0, regression_tolerance=2.5))
     thresholds = {metric.class_name: metric.threshold for metric in config.metrics_specs[0].metrics}
     upper = thresholds["AbMseVsGray"].value_threshold.upper_bound.value
     assert upper < 1.0 and upper == pytest.approx(1.0)
@@ -101,13 +103,13 @@ def pipeline_runs(duotone_photos, tmp_path_factory):
         dict(model=GARBAGE, train_steps=2),
         dict(model=GOOD, train_steps=80),
         # Beats gray or not, only the change threshold may stop it: a few steps from scratch.
-        dict(model=REGRESSED, train_steps=2, max_ab_mse_vs_gray=1e6),
+        dict(model=REGRESSED, train_steps=2, blessing={"max_ab_mse_vs_gray": 1e6}),
     ]
     blessings, evaluations, outcomes = set(), set(), []
     for run in runs:
         config = PipelineConfig(
             images_dir=str(duotone_photos[0].parent), workdir=str(workdir), warm_start=False,
-            training={"batch_size": 4, "epochs": 1, "augment": False}, eval_steps=1,
+            training={"batch_size": 4, "epochs": 1, "augment": False, "seed": 1}, eval_steps=1,
             beam_args=["--direct_running_mode=in_memory"], **run)
         local_runner.run(config)
         (blessing,) = _new_outputs(config, "Evaluator", "blessing", blessings)

@@ -10,9 +10,11 @@ from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
 from tfx.types import standard_artifacts
 
-from colornet.components import export, features, signatures
-from colornet.components.pusher import AtomicPushExecutor
-from colornet.serving.model_store import loadable_versions
+from colornet.components.model import export
+from colornet.components.pusher.executor import AtomicPushExecutor
+from colornet.schemas import serving_contract as contract
+from colornet.schemas.serving_contract import loadable_versions
+from colornet.serving import warmup
 from export_fixtures import exported_model
 
 
@@ -22,29 +24,31 @@ def export_dir(tmp_path_factory, shared_data):
 
 
 def test_warmup_file_holds_predict_logs_for_serving_default_with_jpeg_and_png(export_dir):
-    path = export_dir / "assets.extra" / "tf_serving_warmup_requests"
+    path = export_dir / contract.WARMUP_FILE
     records = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
                for record in tf.data.TFRecordDataset(str(path))]
     assert records and all(record.WhichOneof("log_type") == "predict_log" for record in records)
     formats = set()
     for record in records:
         request = record.predict_log.request
-        assert request.model_spec.signature_name == signatures.SERVING_SIGNATURE
-        images = tf.make_ndarray(request.inputs[features.SERVING_INPUT])
+        assert request.model_spec.signature_name == contract.SERVING_SIGNATURE
+        images = tf.make_ndarray(request.inputs[contract.IMAGES_INPUT])
         formats |= {Image.open(io.BytesIO(image)).format for image in images}
     assert formats == {"JPEG", "PNG"}
-    assert max(len(record.predict_log.request.inputs[features.SERVING_INPUT].string_val)
+    assert max(len(record.predict_log.request.inputs[contract.IMAGES_INPUT].string_val)
                for record in records) == 2  # one request mixes both sizes
 
 
-def test_warmup_requests_replay_through_the_loaded_saved_model(export_dir):
-    outputs = export.replay_warmup_requests(tf.saved_model.load(str(export_dir)), str(export_dir))
-    assert [len(output[features.SERVING_OUTPUT]) for output in outputs] == [1, 1, 2]
+def test_warmup_requests_as_the_server_reads_them_run_through_the_loaded_saved_model(export_dir):
+    requests = warmup.warmup_requests(export_dir)  # the embedded server's reader of the warm-up file
+    outputs = export.run_requests(tf.saved_model.load(str(export_dir)), requests)
+    assert [len(output[contract.COLORIZED_OUTPUT]) for output in outputs] == [1, 1, 2]
 
 
 def test_export_has_every_signature(export_dir):
     loaded = tf.saved_model.load(str(export_dir))
-    assert set(loaded.signatures) == {"serving_default", "colorize_ab", "transform_features", "evaluate"}
+    assert set(loaded.signatures) == {contract.SERVING_SIGNATURE, contract.COLORIZE_AB_SIGNATURE,
+                                      contract.TRANSFORM_SIGNATURE, contract.EVALUATE_SIGNATURE}
 
 
 def _push(model_uri, serving_dir, out_dir, blessed):

@@ -5,7 +5,7 @@ import os
 
 from PIL import Image
 
-from colornet.components import features
+from colornet.schemas import features
 from colornet.components.ingestion.component import PhotoExampleGen
 from colornet.components.ingestion.summary import SUMMARY_FILE_NAME
 
@@ -45,12 +45,14 @@ def test_photo_example_gen_in_local_dag_runner(tmp_path):
 def test_custom_config_round_trips_and_rejects_typos():
     import pytest
     from tfx.utils import proto_utils
-    from colornet.components.ingestion import config
+    from colornet.components.ingestion.component import to_custom_config
+    from colornet.components.ingestion.executor import config_from_exec_properties
+    from colornet.pipeline.config import IngestionConfig
 
     options = {"min_side": 48, "max_pixels": 1_000_000, "max_side": 0, "grayscale_threshold": 7.5}
-    as_json = proto_utils.proto_to_json(config.to_custom_config(options))
-    assert config.from_custom_config_json(as_json) == config.IngestionConfig(**options)
-    assert config.from_custom_config_json(None) == config.IngestionConfig()
+    as_json = proto_utils.proto_to_json(to_custom_config(options))
+    assert config_from_exec_properties(as_json) == IngestionConfig(**options)
+    assert config_from_exec_properties(None) == IngestionConfig()
     with pytest.raises(ValueError, match="max_sise"):
         PhotoExampleGen(input_base="/tmp", custom_config={"max_sise": 512})
 

@@ -17,11 +17,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image, ImageOps
 
-from colornet.components import features
+from colornet.schemas import features
 from colornet.components.ingestion import photo, summary
-from colornet.components.ingestion.config import IngestionConfig
+from colornet.pipeline.config import IngestionConfig
 from colornet.components.ingestion.executor import NoUsablePhotosError
-from colornet.components.ingestion.standalone import ingest_folder
+from colornet.components.ingestion.commands import ingest_folder
 
 from ingestion_fixtures import SEED_DIR, feature_value, read_examples
 
@@ -171,7 +171,6 @@ def test_rgb_photo_of_equal_channels_is_grayscale_despite_jpeg_noise():
 
 
 @pytest.mark.parametrize("name, data, reason", [
-    ("empty", b"", summary.EMPTY),
     ("text", b"shopping list: milk, eggs\n", summary.NOT_AN_IMAGE),
     ("truncated", None, summary.CORRUPT),
     ("tiny", None, summary.TOO_SMALL),

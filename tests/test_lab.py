@@ -11,8 +11,8 @@ import skimage.color
 import tensorflow as tf
 from PIL import Image
 
-from colornet.components import lab
-from test_quality_photos import SKIMAGE_PHOTOS, bsds_val_files, skimage_photo
+from colornet.components.model import lab
+from photo_fixtures import SKIMAGE_PHOTOS, bsds_val_files, skimage_photo
 
 # The brief asks for < 0.5 Lab units; float32 TF vs float64 NumPy measures ~1e-4, so the
 # bounds are kept tight enough to catch a wrong constant, not only a wrong formula.

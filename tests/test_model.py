@@ -7,7 +7,9 @@ import tensorflow as tf
 import tf_keras as keras
 from skimage import color
 
-from colornet.components import features, losses, model as model_lib
+from colornet.components.model import losses, network as model_lib
+from colornet.pipeline.config import LOSSES, VARIANTS, ModelConfig
+from colornet.schemas import features
 
 # (filters, strides) of each Conv2D and "up" for each UpSampling2D, in order, from the article.
 ALPHA = [(8, 2), (8, 1), (16, 1), (16, 2), (32, 1), (32, 2), "up", (32, 1), "up", (16, 1), "up", (2, 1)]
@@ -28,7 +30,7 @@ def _layout(model):
 
 
 def _config(variant, **overrides):
-    return model_lib.ModelConfig(variant=variant, image_size=32, backbone="mobilenet_v2", backbone_size=32,
+    return ModelConfig(variant=variant, image_size=32, backbone="mobilenet_v2", backbone_size=32,
                                  **overrides)
 
 
@@ -50,7 +52,7 @@ def test_fusion_tiles_the_classifier_output_over_the_encoder_grid():
     assert repeat.n == 4 * 4
 
 
-@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_output_is_ab_over_128_at_the_input_size(variant):
     model = model_lib.build_model(_config(variant))
     lightness = tf.random.uniform([2, 32, 32, 1], -1.0, 1.0, seed=1)
@@ -71,13 +73,6 @@ def test_classifier_without_weights_says_so_and_embeds_a_batch(caplog):
 def test_missing_backbone_weights_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         model_lib.build_backbone(_config("fusion", backbone_weights=str(tmp_path / "absent.h5")))
-
-
-def test_config_rejects_unknown_choices():
-    for bad in ({"variant": "gamma"}, {"backbone": "resnet"}, {"image_size": 30}, {"loss": "l7"}):
-        with pytest.raises(ValueError):
-            model_lib.ModelConfig(**{"variant": "alpha", **bad})
-    assert model_lib.ModelConfig.from_dict({"variant": "beta", "epochs": 3}).variant == "beta"
 
 
 def test_classifier_sees_the_gray_photo_of_that_lightness():
@@ -105,7 +100,7 @@ def test_rebalanced_weighs_saturated_pixels_more():
                                [expected], rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", losses.LOSSES)
+@pytest.mark.parametrize("name", LOSSES)
 def test_every_loss_compiles_and_trains(name):
     config = _config("alpha", loss=name)
     model = model_lib.compile_model(model_lib.build_model(config), config)

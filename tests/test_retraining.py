@@ -12,7 +12,7 @@ from skimage import color
 from colornet.pipeline import local_runner, spans
 from colornet.pipeline.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
-from colornet.serving.model_store import loadable_versions
+from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.server import start_server
 
 from conftest import duotone, write_small_photos
@@ -57,7 +57,7 @@ def test_spans_retrain_push_and_hot_swap(shared_data, tmp_path):
     images = tmp_path / "images"
     config = PipelineConfig(
         images_dir=str(images), workdir=str(tmp_path / "work"), spans=True, rolling_spans=2,
-        model={"variant": "alpha", "image_size": 32}, training={"batch_size": 4, "epochs": 1},
+        model={"variant": "alpha", "image_size": 32}, training={"batch_size": 4, "epochs": 1, "seed": 1},
         train_steps=60, eval_steps=1, beam_args=["--direct_running_mode=in_memory"])
 
     _add_span(images, shared_data / "bsds500" / "train", tmp_path, "batch1", duotone)

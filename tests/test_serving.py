@@ -14,10 +14,12 @@ from tensorflow_serving.apis import (classification_pb2, model_management_pb2, m
                                      prediction_log_pb2, prediction_service_pb2_grpc)
 
 from colornet.serving.client import ColorizeClient
-from colornet.serving.model_store import ModelStore, State, loadable_versions, publish_version
+from colornet.components.pusher.executor import publish_version
+from colornet.schemas.serving_contract import WARMUP_FILE, loadable_versions
+from colornet.serving.model_store import ModelStore, State
 from colornet.serving.predict import RequestLimits
 from colornet.serving.server import start_server
-from colornet.serving.warmup import WARMUP_FILE, replay_warmup_requests
+from colornet.serving.warmup import replay_warmup_requests
 
 from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
 

@@ -18,21 +18,33 @@ from serving_fixtures import BLUE, free_port, is_red, jpeg_bytes, write_tint_mod
 SERVING_COMMANDS = [sys.executable, "-m", "colornet.serving.commands"]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """``colornet serve`` on a one-version model dir; yields its gRPC target and REST port."""
-    models = tmp_path_factory.mktemp("push")
-    write_tint_model(models, 3, BLUE)
+def _start_serve(models):
+    """``colornet serve`` on ``models`` in a subprocess; returns its gRPC target, REST port and process."""
     command = [*SERVING_COMMANDS, "serve", "--model-dir", str(models), "--port", "0", "--rest-port", "0",
                "--poll-seconds", "0.5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     banner = process.stdout.readline()
     match = re.search(r"on (127\.0\.0\.1:\d+) \(gRPC\), REST on 127\.0\.0\.1:(\d+)", banner)
     assert match, f"unexpected banner {banner!r}"
-    yield {"target": match[1], "rest_port": int(match[2]), "process": process}
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    return {"target": match[1], "rest_port": int(match[2]), "process": process}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A one-version model dir."""
+    models = tmp_path_factory.mktemp("push")
+    write_tint_model(models, 3, BLUE)
+    return models
+
+
+@pytest.fixture(scope="module")
+def served(models):
+    """``colornet serve`` on ``models``, shared by the tests of this module that only call it."""
+    server = _start_serve(models)
+    yield server
+    if server["process"].poll() is None:
+        server["process"].kill()
+        server["process"].wait()
 
 
 def test_colorize_a_folder_and_a_file(served, tmp_path, capsys):
@@ -77,8 +89,8 @@ def test_serving_config_command(tmp_path, capsys):
     assert "docker compose" in capsys.readouterr().out
 
 
-def test_sigterm_stops_the_server_gracefully(served):
-    process = served["process"]
+def test_sigterm_stops_the_server_gracefully(models):
+    process = _start_serve(models)["process"]  # its own server: the shared one stays up for the others
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert "Server stopped." in process.stdout.read()

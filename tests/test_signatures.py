@@ -7,7 +7,8 @@ import tensorflow as tf
 from PIL import Image
 from skimage import color
 
-from colornet.components import features, serving_decode, signatures
+from colornet.schemas import features, serving_contract as contract
+from colornet.serving import images
 from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
 
 # (width, height): tall, wide, odd, tiny and larger than the model's size, in one batch.
@@ -25,8 +26,8 @@ def photos(shared_data):
 
 
 def _colorize(loaded, encoded_images):
-    result = loaded.signatures["serving_default"](**{features.SERVING_INPUT: tf.constant(encoded_images)})
-    return [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in result[features.SERVING_OUTPUT].numpy()]
+    result = loaded.signatures["serving_default"](**{contract.IMAGES_INPUT: tf.constant(encoded_images)})
+    return [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in result[contract.COLORIZED_OUTPUT].numpy()]
 
 
 def _save(image, fmt):
@@ -77,15 +78,15 @@ def test_every_format_decoded_in_graph_is_accepted(loaded, photos, make):
 
 def test_colorize_ab_returns_ab_at_the_model_size(loaded, photos):
     encoded = [encode(photo, "JPEG") for photo in photos[:2]]
-    ab = loaded.signatures["colorize_ab"](**{features.SERVING_INPUT: tf.constant(encoded)})[features.AB_OUTPUT]
+    ab = loaded.signatures["colorize_ab"](**{contract.IMAGES_INPUT: tf.constant(encoded)})[contract.AB_OUTPUT]
     assert ab.shape == (2, SIZE, SIZE, 2)
     assert np.abs(ab.numpy()).max() <= 128.0
 
 
 def test_an_empty_batch_gives_empty_outputs(loaded):
-    empty = {features.SERVING_INPUT: tf.constant([], tf.string)}
-    assert loaded.signatures["serving_default"](**empty)[features.SERVING_OUTPUT].shape == (0,)
-    assert loaded.signatures["colorize_ab"](**empty)[features.AB_OUTPUT].shape == (0, SIZE, SIZE, 2)
+    empty = {contract.IMAGES_INPUT: tf.constant([], tf.string)}
+    assert loaded.signatures["serving_default"](**empty)[contract.COLORIZED_OUTPUT].shape == (0,)
+    assert loaded.signatures["colorize_ab"](**empty)[contract.AB_OUTPUT].shape == (0, SIZE, SIZE, 2)
 
 
 @pytest.mark.parametrize("bad", [
@@ -99,7 +100,7 @@ def test_an_empty_batch_gives_empty_outputs(loaded):
 def test_unsupported_bytes_are_an_invalid_argument_naming_the_index(loaded, photos, bad, signature):
     batch = tf.constant([encode(photos[0], "JPEG"), bad])
     with pytest.raises(tf.errors.InvalidArgumentError) as error:
-        loaded.signatures[signature](**{features.SERVING_INPUT: batch})
+        loaded.signatures[signature](**{contract.IMAGES_INPUT: batch})
     assert "transcode_for_serving" in error.value.message
     assert "batch indices:] [1]" in error.value.message
 
@@ -107,12 +108,12 @@ def test_unsupported_bytes_are_an_invalid_argument_naming_the_index(loaded, phot
 def test_corrupt_bytes_of_a_supported_format_are_an_invalid_argument(loaded, photos):
     truncated = encode(photos[0], "PNG")[:60]
     with pytest.raises(tf.errors.InvalidArgumentError, match="PNG"):
-        loaded.signatures["serving_default"](**{features.SERVING_INPUT: tf.constant([truncated])})
+        loaded.signatures["serving_default"](**{contract.IMAGES_INPUT: tf.constant([truncated])})
 
 
 def test_evaluate_outputs_the_model_input_lightness_beside_predicted_ab(loaded, photos):
     examples = tf.constant([raw_example(encode(photo, "JPEG")) for photo in photos[:2]])
-    lab = loaded.signatures["evaluate"](examples=examples)[signatures.EVAL_OUTPUT].numpy()
+    lab = loaded.signatures["evaluate"](examples=examples)[contract.EVAL_OUTPUT].numpy()
     transformed = loaded.signatures["transform_features"](examples=examples)
     assert lab.shape == (2, SIZE * SIZE * 3)
     lab = lab.reshape(2, SIZE * SIZE, 3)
@@ -122,7 +123,7 @@ def test_evaluate_outputs_the_model_input_lightness_beside_predicted_ab(loaded, 
 
 @pytest.mark.parametrize("fmt,mode", [("WEBP", "RGB"), ("TIFF", "RGB"), ("JPEG", "CMYK")])
 def test_client_transcoding_makes_other_formats_servable(loaded, photos, fmt, mode):
-    transcoded = serving_decode.transcode_for_serving(_save(Image.fromarray(photos[1]).convert(mode), fmt))
+    transcoded = images.transcode_for_serving(_save(Image.fromarray(photos[1]).convert(mode), fmt))
     assert transcoded.startswith(b"\x89PNG")
     (output,) = _colorize(loaded, [transcoded])
     assert output.shape == photos[1].shape
@@ -130,11 +131,11 @@ def test_client_transcoding_makes_other_formats_servable(loaded, photos, fmt, mo
 
 def test_client_transcoding_keeps_servable_bytes_and_uprights_exif_rotations(photos):
     jpeg = encode(photos[1], "JPEG")
-    assert serving_decode.transcode_for_serving(jpeg) == jpeg
+    assert images.transcode_for_serving(jpeg) == jpeg
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
     rotated = encode(photos[1], "JPEG", exif=exif.tobytes())
-    upright = Image.open(io.BytesIO(serving_decode.transcode_for_serving(rotated)))
+    upright = Image.open(io.BytesIO(images.transcode_for_serving(rotated)))
     assert upright.size == (photos[1].shape[0], photos[1].shape[1])
     with pytest.raises(ValueError, match="not an image"):
-        serving_decode.transcode_for_serving(b"definitely not an image")
+        images.transcode_for_serving(b"definitely not an image")

@@ -15,10 +15,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from colornet.components import callbacks, local_training, model as model_lib, trainer
+import local_training
+from colornet.components.model import callbacks, network as model_lib, trainer
+from colornet.pipeline.config import VARIANTS, ModelConfig, TrainingConfig
 
 SIZE = 32
-TINY = {"image_size": SIZE, "backbone": "mobilenet_v2", "backbone_size": 32, "batch_size": 4}
+TINY = {"image_size": SIZE, "backbone": "mobilenet_v2", "backbone_size": 32}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +32,16 @@ def tiny_data(duotone_photos, tmp_path_factory):
     return local_training.transform([raw], root / "transform", {**TINY, "variant": "fusion"})
 
 
-def _fn_args(tiny_data, output_dir, config, train_steps, base_model=None):
+def _trainer_config(model, epochs=1):
+    """The Trainer's custom_config: ``TINY`` with ``model`` settings, batches of 4."""
+    return {"model": {**TINY, **model}, "training": {"batch_size": 4, "epochs": epochs}}
+
+
+def _fn_args(tiny_data, output_dir, custom_config, train_steps, base_model=None):
     graph, examples = tiny_data
     return local_training.fn_args(
         graph, local_training.split_files(examples, ["train"]), local_training.split_files(examples, ["eval"]),
-        examples, output_dir, {**TINY, **config}, train_steps, base_model=base_model)
+        examples, output_dir, custom_config, train_steps, base_model=base_model)
 
 
 def _epochs_logged(fn_args):
@@ -51,14 +58,14 @@ EPOCHS_DONE = "epochs_done/.ATTRIBUTES/VARIABLE_VALUE"
 OPTIMIZER_STEPS = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_each_variant_trains_on_the_trainers_dataset(tiny_data, variant):
     graph, examples = tiny_data
-    config = model_lib.ModelConfig.from_dict({**TINY, "variant": variant})
+    config = ModelConfig.from_dict({**TINY, "variant": variant})
     model = model_lib.compile_model(model_lib.build_model(config), config)
     dataset = trainer.make_dataset(
         local_training.split_files(examples), local_training.data_accessor(examples), tft.TFTransformOutput(graph),
-        SIZE, True, trainer.TrainingConfig(batch_size=4), model.input_names)
+        SIZE, True, TrainingConfig(batch_size=4), model.input_names)
     before = [weight.numpy().copy() for weight in model.trainable_weights]
     history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -66,14 +73,14 @@ def test_each_variant_trains_on_the_trainers_dataset(tiny_data, variant):
 
 
 def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp_path):
-    first = _fn_args(tiny_data, tmp_path, {"variant": "alpha", "epochs": 1}, train_steps=3)
+    first = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": "alpha"}, epochs=1), train_steps=3)
     trainer.run_fn(first)
     assert os.path.exists(os.path.join(first.serving_model_dir, "saved_model.pb"))
     assert _epochs_logged(first) == [0]
     assert _checkpoint_value(first, EPOCHS_DONE) == 1
 
     # The same run directory with more epochs: continues after epoch 1 instead of starting over.
-    resumed = _fn_args(tiny_data, tmp_path, {"variant": "alpha", "epochs": 3}, train_steps=9)
+    resumed = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": "alpha"}, epochs=3), train_steps=9)
     trainer.run_fn(resumed)
     assert _epochs_logged(resumed) == [0, 1, 2]
     assert _checkpoint_value(resumed, EPOCHS_DONE) == 3
@@ -93,20 +100,19 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
 
 
 def test_warm_start_loads_the_previous_models_weights(tiny_data, tmp_path):
-    previous = _fn_args(tiny_data, tmp_path / "previous", {"variant": "alpha"}, train_steps=2)
+    previous = _fn_args(tiny_data, tmp_path / "previous", _trainer_config({"variant": "alpha"}), train_steps=2)
     trainer.run_fn(previous)
     # learning_rate 0: whatever the second run starts from is what it saves.
-    warm = _fn_args(tiny_data, tmp_path / "warm", {"variant": "alpha", "learning_rate": 0.0},
+    warm = _fn_args(tiny_data, tmp_path / "warm", _trainer_config({"variant": "alpha", "learning_rate": 0.0}),
                     train_steps=2, base_model=previous.serving_model_dir)
     trainer.run_fn(warm)
 
     def saved_weights(fn_args):
-        config = model_lib.ModelConfig.from_dict(fn_args.custom_config)
-        model = model_lib.build_model(config)
+        model = model_lib.build_model(ModelConfig.from_dict(fn_args.custom_config["model"]))
         model.load_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir), trainer.KERAS_WEIGHTS_FILE))
         return model.get_weights()
 
-    fresh = model_lib.build_model(model_lib.ModelConfig.from_dict(warm.custom_config)).get_weights()
+    fresh = model_lib.build_model(ModelConfig.from_dict(warm.custom_config["model"])).get_weights()
     for before, after, random in zip(saved_weights(previous), saved_weights(warm), fresh):
         np.testing.assert_array_equal(before, after)
         assert before.shape == random.shape
@@ -116,8 +122,8 @@ def test_mixed_precision_only_with_a_gpu_and_output_stays_float32():
     assert trainer.set_precision_policy() == ("mixed_float16" if tf.config.list_logical_devices("GPU") else "float32")
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        for variant in model_lib.VARIANTS:
-            model = model_lib.build_model(model_lib.ModelConfig.from_dict({**TINY, "variant": variant}))
+        for variant in VARIANTS:
+            model = model_lib.build_model(ModelConfig.from_dict({**TINY, "variant": variant}))
             assert model.output.dtype == tf.float32
             first_conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
             assert first_conv.compute_dtype == "float16"
@@ -127,7 +133,8 @@ def test_mixed_precision_only_with_a_gpu_and_output_stays_float32():
 
 _KILLED_RUN = """
 import json, sys
-from colornet.components import local_training, trainer
+import local_training
+from colornet.components.model import trainer
 spec = json.loads(sys.argv[1])
 examples = [local_training.examples_artifact(uri) for uri in spec["examples"]]
 trainer.run_fn(local_training.fn_args(spec["graph"], spec["train"], spec["eval"], examples, spec["output"],
@@ -138,12 +145,13 @@ trainer.run_fn(local_training.fn_args(spec["graph"], spec["train"], spec["eval"]
 @pytest.mark.slow
 def test_resumes_after_being_killed(tiny_data, tmp_path):
     graph, examples = tiny_data
-    config = {**TINY, "variant": "beta", "epochs": 6}
+    config = _trainer_config({"variant": "beta"}, epochs=6)
     spec = {"graph": graph, "examples": [example.uri for example in examples], "output": str(tmp_path),
             "train": local_training.split_files(examples, ["train"]),
             "eval": local_training.split_files(examples, ["eval"]), "config": config, "steps": 6 * 40}
     process = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, json.dumps(spec)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": os.path.dirname(local_training.__file__)})
     first_checkpoint = tmp_path / "model_run" / "checkpoints" / "ckpt-1.index"
     deadline = time.time() + 300
     while not first_checkpoint.exists() and process.poll() is None and time.time() < deadline:
@@ -162,9 +170,9 @@ def test_resumes_after_being_killed(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", model_lib.VARIANTS)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_run_fn_trains_and_exports_each_variant(tiny_data, tmp_path, variant):
-    fn_args = _fn_args(tiny_data, tmp_path, {"variant": variant, "epochs": 2}, train_steps=4)
+    fn_args = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": variant}, epochs=2), train_steps=4)
     trainer.run_fn(fn_args)
     assert os.path.exists(os.path.join(fn_args.serving_model_dir, "saved_model.pb"))
     assert _epochs_logged(fn_args) == [0, 1]

@@ -11,7 +11,9 @@ from PIL import Image
 from skimage import color
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from colornet.components import features, model as model_lib, transform
+from colornet.components.model import network as model_lib, transform
+from colornet.pipeline.config import ModelConfig
+from colornet.schemas import features
 
 # As the raw schema declares it (shape [1]): a dense [batch, 1] tensor in preprocessing_fn.
 RAW_SPEC = {features.IMAGE: tf.io.FixedLenFeature([1], tf.string)}
@@ -69,7 +71,7 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
     # features are ~1e-11 (a flat softmax for every photo), so its top layer is scaled up until
     # different photos get clearly different class scores.
     settings = {"variant": "fusion", "backbone": "mobilenet_v2", "backbone_size": 32}
-    backbone = model_lib.build_backbone(model_lib.ModelConfig(image_size=32, **settings))
+    backbone = model_lib.build_backbone(ModelConfig(image_size=32, **settings))
     top = backbone.layers[-1]
     top.kernel.assign(tf.random.normal(top.kernel.shape, stddev=1e12, seed=3))
     weights = str(tmp_path / "classifier.h5")
@@ -84,9 +86,3 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
         np.testing.assert_allclose(result[features.EMBEDDING], expected, atol=1e-4)
     assert np.abs(results[0][features.EMBEDDING] - results[1][features.EMBEDDING]).max() > 1e-3
 
-
-def test_image_size_must_suit_three_stride_2_stages():
-    assert model_lib.ModelConfig.from_dict({}).image_size == 256
-    assert model_lib.ModelConfig.from_dict({"image_size": 64}).image_size == 64
-    with pytest.raises(ValueError):
-        model_lib.ModelConfig.from_dict({"image_size": 60})

@@ -1,9 +1,7 @@
-"""Photo-folder ingestion: a TFX ExampleGen (and a stand-alone command) that turns a folder of
-real-world photos into the raw tf.Examples described by ``schemas/raw/schema.pbtxt``.
+"""Photo-folder ingestion: a TFX ExampleGen (and ``colornet ingest``) that turns a folder of real-world
+photos into the raw tf.Examples described by ``schemas/raw/schema.pbtxt``.
 
-Modules: ``config`` (knobs and defaults), ``photo`` (one photo: checks and normalization),
-``colorfulness`` (the grayscale test), ``listing`` (which files a split pattern takes),
-``summary`` (per-file outcomes and the JSON report), ``ingest`` (the Beam PTransform shared by
-every entry point), ``executor`` / ``component`` (the TFX ExampleGen), ``standalone`` and
-``commands`` (``colornet ingest``), ``statistics`` (StatisticsGen options for image bytes).
+``component`` (the ExampleGen and its configs) -> ``executor`` (the Beam PTransform: list, read once,
+normalize, dedup) -> ``listing`` (which files a pattern takes) and ``photo`` (one photo's checks and
+normalization); ``summary`` (per-file outcomes, the JSON report); ``commands`` (``colornet ingest``).
 """

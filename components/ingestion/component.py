@@ -18,13 +18,15 @@ changes when files are added to or removed from it, not when a file deeper down 
 """
 from typing import Any, Mapping, Optional, Union
 
+import tensorflow_data_validation as tfdv
+from google.protobuf import any_pb2, struct_pb2
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from colornet.components import features
-from colornet.components.ingestion import config as config_lib
-from colornet.components.ingestion.executor import PhotoExampleGenExecutor
+from ...pipeline.config import IngestionConfig
+from ...schemas import RAW_SCHEMA_PATH, features
+from .executor import PhotoExampleGenExecutor
 
 WHOLE_FOLDER_PATTERN = "*"
 SPAN_PATTERN = "span-{SPAN}/*"
@@ -48,10 +50,44 @@ def default_output_config(train_buckets: int = 2, eval_buckets: int = 1) -> exam
         partition_feature_name=features.SHA256))
 
 
+def to_custom_config(values: Optional[Mapping[str, Any]]) -> Optional[example_gen_pb2.CustomConfig]:
+    """A dict of ingestion options -> the ``CustomConfig`` proto ExampleGen carries (a Struct packed in an Any).
+
+    The dict is validated here, when the pipeline is built, not only when the executor runs.
+    """
+    if values is None:
+        return None
+    IngestionConfig.from_dict(values)
+    struct = struct_pb2.Struct()
+    struct.update(dict(values))
+    packed = any_pb2.Any()
+    packed.Pack(struct)
+    return example_gen_pb2.CustomConfig(custom_config=packed)
+
+
+def stats_options(image_stats: bool = False, image_stats_sample_rate: float = 0.1) -> tfdv.StatsOptions:
+    """StatisticsGen options for raw photo examples (serializable, as StatisticsGen requires).
+
+    Without a schema, TFDV treats the ``image`` feature as a categorical string and runs its top-k /
+    unique-value sketches over every photo's bytes (memory for nothing, and non-UTF-8 placeholders
+    in the report; older TFDV also logged a warning per value, tensorflow/tfx#1622). Carrying the
+    curated raw schema in the options marks ``image`` as ``image_domain``, which TFDV treats as raw
+    bytes: only byte-size statistics are computed for it. ``stats_options.schema`` takes precedence
+    over StatisticsGen's ``schema`` channel. ``image_stats=True`` adds TFDV's semantic-domain
+    statistics (image formats and sizes), which decode a sample of the photos: off by default, as
+    it costs a decode per photo.
+    """
+    options = tfdv.StatsOptions(schema=tfdv.load_schema_text(str(RAW_SCHEMA_PATH)))
+    if image_stats:
+        options.enable_semantic_domain_stats = True
+        options.semantic_domain_stats_sample_rate = image_stats_sample_rate
+    return options
+
+
 class PhotoExampleGen(FileBasedExampleGen):
     """FileBasedExampleGen over photo files, with colornet's defaults and ``custom_config`` as a dict.
 
-    ``custom_config`` keys (see ``config.IngestionConfig``): min_side, max_pixels, max_side,
+    ``custom_config`` keys (see ``pipeline/config.py``, ``IngestionConfig``): min_side, max_pixels, max_side,
     grayscale_threshold. A ``CustomConfig`` proto carrying a Struct is accepted too.
     """
 
@@ -64,7 +100,7 @@ class PhotoExampleGen(FileBasedExampleGen):
                  range_config: Optional[range_config_pb2.RangeConfig] = None,
                  custom_config: Optional[Union[Mapping[str, Any], example_gen_pb2.CustomConfig]] = None):
         if custom_config is not None and not isinstance(custom_config, example_gen_pb2.CustomConfig):
-            custom_config = config_lib.to_custom_config(custom_config)
+            custom_config = to_custom_config(custom_config)
         super().__init__(
             input_base=input_base,
             input_config=input_config or default_input_config(),

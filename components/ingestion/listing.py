@@ -16,8 +16,8 @@ from typing import Iterator, Union
 
 import tensorflow as tf
 
-from colornet.components.ingestion import summary
-from colornet.components.ingestion.summary import Outcome
+from . import summary
+from .summary import Outcome
 
 _LISTING_ERRORS = (OSError, tf.errors.OpError)
 

@@ -21,15 +21,16 @@ def register(subparsers) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     # TensorFlow loads only when the command runs, so `colornet --help` stays quick.
-    from colornet.components.quality import evaluate, gallery
+    from . import gallery
+    from . import report as report_lib
 
-    colorize = evaluate.saved_model_colorizer(args.model)
+    colorize = report_lib.saved_model_colorizer(args.model)
     photo_gallery = gallery.Gallery() if args.gallery else None
-    report = evaluate.evaluate_folder(colorize, args.images, max_images=args.max_images,
+    report = report_lib.evaluate_folder(colorize, args.images, max_images=args.max_images,
                                       batch_size=args.batch_size,
                                       on_photo=photo_gallery.add if photo_gallery else None)
-    report["model"] = str(evaluate.resolve_saved_model_dir(args.model))
-    print(evaluate.format_summary(report))
+    report["model"] = str(report_lib.resolve_saved_model_dir(args.model))
+    print(report_lib.format_summary(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

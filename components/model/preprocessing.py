@@ -10,7 +10,7 @@ Scaling: the model sees L / 50 - 1 (in [-1, 1]) and predicts ab / 128 (tanh rang
 """
 import tensorflow as tf
 
-from colornet.components import lab
+from . import lab
 
 AB_SCALE = 128.0
 
@@ -32,6 +32,22 @@ def scale_lightness(lightness):
     return lightness / 50.0 - 1.0
 
 
+def unscale_lightness(scaled):
+    """Model input in [-1, 1] -> L in [0, 100] (the inverse of ``scale_lightness``), float32."""
+    return (tf.cast(scaled, tf.float32) + 1.0) * 50.0
+
+
+def unscale_ab(scaled):
+    """ab / 128 (the model's output scale) -> ab in Lab units, clipped to [-128, 127] as serving
+    clips it (so out-of-range predictions cannot wrap colors), float32."""
+    return tf.clip_by_value(tf.cast(scaled, tf.float32) * AB_SCALE, -128.0, 127.0)
+
+
+def lab_from_model(lightness_scaled, ab_scaled):
+    """The model's scales (L in [-1, 1], ab / 128) -> Lab in Lab units, channels last."""
+    return tf.concat([unscale_lightness(lightness_scaled), unscale_ab(ab_scaled)], axis=-1)
+
+
 def model_lab(rgb, size):
     """RGB photo -> (L scaled to [-1, 1], ab / 128) at the model's size: [size, size, 1], [size, size, 2]."""
     lab_image = lab.rgb_to_lab(resize_to_model(rgb, size))
@@ -41,12 +57,9 @@ def model_lab(rgb, size):
 def colorize_full_resolution(rgb, ab_scaled):
     """Joins a photo's own full-resolution L with predicted ab (model size, / 128) -> uint8 RGB.
 
-    ab is stretched back to the photo's size (the inverse of the resize policy) and
-    clipped to [-128, 127] so out-of-range predictions cannot wrap colors.
+    ab is stretched back to the photo's size (the inverse of the resize policy).
     """
     full_lab = lab.rgb_to_lab(rgb)
-    shape = tf.shape(rgb)[:2]
-    ab = tf.image.resize(ab_scaled * AB_SCALE, shape, method="bilinear")
-    ab = tf.clip_by_value(ab, -128.0, 127.0)
+    ab = tf.image.resize(unscale_ab(ab_scaled), tf.shape(rgb)[:2], method="bilinear")
     colored = lab.lab_to_rgb(tf.concat([full_lab[..., :1], ab], axis=-1))
     return tf.image.convert_image_dtype(colored, tf.uint8, saturate=True)

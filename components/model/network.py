@@ -12,65 +12,21 @@ under mixed precision.
   encoder's grid (32x32 at 256 px) and fused by a 1x1 conv, then the decoder.
 
 The classifier's output is computed once per photo, in Transform (``classifier_embedding``,
-called by ``components/transform.py``), not in every training step: the frozen
+called by ``transform.py``), not in every training step: the frozen
 Inception-ResNet-v2 forward pass is most of a fusion step's cost on a CPU. The price: the
 embedding describes the un-augmented photo while the encoder sees the augmented L. For
 flips, small rotations and shifts the class scores barely move; for strong zoom they would,
 which is why the augmentations stay mild. Serving runs the same Transform graph, so the
 model is served with the embedding it was trained with.
 """
-import dataclasses
 import logging
 import os
 
 import tensorflow as tf
 import tf_keras as keras
 
-from colornet.components import features, lab, losses, preprocessing
-
-VARIANTS = ("alpha", "beta", "fusion")
-BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
-_BACKBONE_MIN_SIZE = {"inception_resnet_v2": 75, "mobilenet_v2": 32}
-_BACKBONE_DEFAULT_SIZE = {"inception_resnet_v2": 299, "mobilenet_v2": 224}
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """What to build and how to compile it.
-
-    ``backbone_weights``: a local .h5 path, "imagenet" (Keras' cache), or None.
-    ``loss``: one of ``losses.LOSSES``.
-    """
-
-    variant: str = "fusion"
-    image_size: int = 256
-    backbone: str = "inception_resnet_v2"
-    backbone_size: int = 0  # 0: the backbone's native input size
-    backbone_weights: str | None = None
-    learning_rate: float = 1e-3
-    loss: str = "mse"
-
-    def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        if self.loss not in losses.LOSSES:
-            raise ValueError(f"loss must be one of {losses.LOSSES}, got {self.loss!r}")
-        if self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
-        if self.backbone_size and self.backbone_size < _BACKBONE_MIN_SIZE[self.backbone]:
-            raise ValueError(f"{self.backbone} needs backbone_size >= {_BACKBONE_MIN_SIZE[self.backbone]}")
-
-    @classmethod
-    def from_dict(cls, values):
-        """Builds a config from a (JSON) dict, ignoring keys that belong to other stages."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in (values or {}).items() if key in names})
-
-    @property
-    def resolved_backbone_size(self):
-        return self.backbone_size or _BACKBONE_DEFAULT_SIZE[self.backbone]
+from ...schemas import features
+from . import lab, losses, preprocessing
 
 
 def _conv(filters, strides=1, kernel=3, activation="relu"):
@@ -135,9 +91,8 @@ def gray_rgb(lightness):
     That is what a black-and-white photo looks like to the classifier (the tutorial feeds it
     ``gray2rgb(rgb2gray(photo))``); L itself is not linear in the sRGB gray value.
     """
-    lightness = tf.cast(lightness, tf.float32)
-    lab_gray = tf.concat([(lightness + 1.0) * 50.0, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1)
-    return lab.lab_to_rgb(lab_gray)
+    lightness = preprocessing.unscale_lightness(lightness)
+    return lab.lab_to_rgb(tf.concat([lightness, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1))
 
 
 def classifier_embedding(backbone, lightness):
@@ -201,12 +156,11 @@ def compile_model(model, config):
 
 
 class AbMseLab(keras.metrics.MeanMetricWrapper):
-    """Mean squared ab error in Lab units (the loss is on ab / 128)."""
+    """Mean squared ab error in Lab units (the loss is on ab / 128): ``losses.ab_squared_error``."""
 
     def __init__(self, name="ab_mse", dtype=None):
-        super().__init__(_ab_mse_lab, name=name, dtype=dtype)
+        super().__init__(_mean_ab_squared_error, name=name, dtype=dtype)
 
 
-def _ab_mse_lab(y_true, y_pred):
-    scale = preprocessing.AB_SCALE
-    return tf.reduce_mean(tf.square((y_true - y_pred) * scale), axis=list(range(1, len(y_pred.shape))))
+def _mean_ab_squared_error(y_true, y_pred):
+    return tf.reduce_mean(losses.ab_squared_error(y_true, y_pred), axis=list(range(1, len(y_pred.shape))))

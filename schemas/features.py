@@ -1,5 +1,7 @@
 """Names of the features that flow between stages: one place, so stages cannot drift apart.
 
+What the served model takes and returns is the other contract: ``serving_contract``.
+
 Raw examples (written by ingestion, described by ``schemas/raw/schema.pbtxt``):
   image   bytes  the photo, encoded as JPEG or PNG, already upright RGB (ingestion normalizes it)
   id      bytes  the photo's path relative to the input folder
@@ -24,7 +26,3 @@ L = "L"
 AB = "ab"
 EMBEDDING = "embedding"
 
-# Serving signatures (see components/signatures.py).
-SERVING_INPUT = "images"      # tf.string [batch]: encoded image bytes, any size
-SERVING_OUTPUT = "colorized"  # tf.string [batch]: PNG bytes at each input's size
-AB_OUTPUT = "ab"              # float32 [batch, size, size, 2]: predicted ab in Lab units

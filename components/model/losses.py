@@ -1,4 +1,5 @@
-"""Training losses on ab / 128 (the model's tanh output), chosen by ``custom_config["loss"]``.
+"""Training losses on ab / 128 (the model's tanh output), chosen by ``ModelConfig.loss``; and the ab
+error in Lab units that the training metric and the Evaluator's metrics share.
 
 * ``mse``: the tutorial's loss. A regression to the mean: where a region could be blue or
   orange, the cheapest answer is their average, a desaturated brown ("everything turns brown").
@@ -15,11 +16,20 @@ bsds500/val), not assumed. Every loss returns one value per example, as Keras ex
 import tensorflow as tf
 import tf_keras as keras
 
-from colornet.components import preprocessing
+from . import preprocessing
 
-LOSSES = ("mse", "huber", "rebalanced")
 HUBER_DELTA = 10.0  # Lab units
 REBALANCE_CHROMA = 20.0  # Lab units: a pixel this saturated counts twice
+
+
+def ab_squared_error(ab_true_scaled, ab_pred_scaled):
+    """Squared ab error in Lab units per element, from ab / 128 tensors (the model's scale).
+
+    Both are clipped as serving clips ab (``preprocessing.unscale_ab``), so every measure of a
+    model's ab error (``network.AbMseLab`` while training, the Evaluator's ``AbMse``) sees what is
+    served.
+    """
+    return tf.square(preprocessing.unscale_ab(ab_true_scaled) - preprocessing.unscale_ab(ab_pred_scaled))
 
 
 def _per_example(values):
@@ -50,4 +60,4 @@ def get_loss(name):
         return huber
     if name == "rebalanced":
         return rebalanced_mse
-    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
+    raise ValueError(f"unknown loss {name!r}")

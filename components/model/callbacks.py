@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from colornet.components import features, lab, preprocessing
-from colornet.components.quality.gallery import comparison_grid
+from ...schemas import features
+from ..evaluation.gallery import comparison_grid
+from . import lab, preprocessing
 
 SAMPLES_SUMMARY = "eval_colorizations"
 
@@ -50,9 +51,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 def lab_pictures(lightness, ab_scaled):
     """Model-scaled L [n, h, w, 1] and ab / 128 [n, h, w, 2] -> uint8 RGB pictures [n, h, w, 3]."""
-    lab_image = tf.concat([(tf.cast(lightness, tf.float32) + 1.0) * 50.0,
-                           tf.cast(ab_scaled, tf.float32) * preprocessing.AB_SCALE], axis=-1)
-    return tf.image.convert_image_dtype(lab.lab_to_rgb(lab_image), tf.uint8, saturate=True).numpy()
+    rgb = lab.lab_to_rgb(preprocessing.lab_from_model(lightness, ab_scaled))
+    return tf.image.convert_image_dtype(rgb, tf.uint8, saturate=True).numpy()
 
 
 class SampleColorizations(keras.callbacks.Callback):

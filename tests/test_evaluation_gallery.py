@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colornet.components.quality import evaluate, gallery, metrics
-from test_quality_photos import make_photo_folder, skimage_photo
+from colornet.components.evaluation import gallery, metrics, report as report_lib
+from photo_fixtures import make_photo_folder, skimage_photo
 
 
 def _gray_colorizer(images):
     """Returns its input: the gray baseline, as a model that learned nothing would."""
-    return [evaluate.encode_png(evaluate.decode_rgb(data)) for data in images]
+    return [report_lib.encode_png(report_lib.read_rgb(data)) for data in images]
 
 
 class _PageReader(html.parser.HTMLParser):
@@ -37,7 +37,7 @@ class _PageReader(html.parser.HTMLParser):
 def written_gallery(tmp_path_factory, shared_data):
     photos = make_photo_folder(tmp_path_factory.mktemp("photos"), shared_data)
     photo_gallery = gallery.Gallery()
-    report = evaluate.evaluate_folder(_gray_colorizer, photos, on_photo=photo_gallery.add)
+    report = report_lib.evaluate_folder(_gray_colorizer, photos, on_photo=photo_gallery.add)
     path = photo_gallery.write(report, tmp_path_factory.mktemp("out") / "gallery.html")
     return report, path
 
@@ -67,7 +67,7 @@ def test_gallery_starts_with_the_summary_and_names_every_photo(written_gallery):
     summary_at = text.index("<table class=summary>")
     assert summary_at < text.index("<section>")
     assert "model beats gray" in page.cells
-    for label in evaluate.METRIC_LABELS.values():
+    for label in report_lib.METRIC_LABELS.values():
         assert label in page.cells
     for record in report["photos"]:
         assert f"<h2>{record['path']}" in text

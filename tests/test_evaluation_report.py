@@ -10,9 +10,11 @@ import skimage.color
 import tensorflow as tf
 from PIL import Image
 
-from colornet.components import features, lab
-from colornet.components.quality import commands, evaluate, metrics
-from test_quality_photos import make_photo_folder
+from colornet.components.model import lab
+from colornet.schemas import serving_contract as contract
+from colornet.serving.images import image_files
+from colornet.components.evaluation import commands, metrics, report as report_lib
+from photo_fixtures import make_photo_folder
 
 TINT_AB = (20.0, 30.0)  # the tint stand-in paints every pixel with this chroma
 
@@ -30,7 +32,7 @@ class _StandInColorizer(tf.Module):
             rgb = tf.image.convert_image_dtype(tf.io.decode_image(data, channels=3, expand_animations=False),
                                                tf.float32)
             return tf.io.encode_png(tf.image.convert_image_dtype(self._transform(rgb), tf.uint8, saturate=True))
-        return {features.SERVING_OUTPUT: tf.map_fn(colorize_one, images, fn_output_signature=tf.string)}
+        return {contract.COLORIZED_OUTPUT: tf.map_fn(colorize_one, images, fn_output_signature=tf.string)}
 
 
 def _tint(rgb):
@@ -64,7 +66,7 @@ def _paths(report):
 
 
 def test_identity_model_scores_exactly_the_gray_baseline(model_base, photos):
-    report = evaluate.evaluate_folder(evaluate.saved_model_colorizer(model_base / "1"), photos, batch_size=2)
+    report = report_lib.evaluate_folder(report_lib.saved_model_colorizer(model_base / "1"), photos, batch_size=2)
     assert _paths(report) == ["astronaut.png", "camera_bw.png", *[f"nested/{p.name}" for p in
                                                                   sorted((photos / "nested").iterdir())]]
     assert [item["path"] for item in report["unreadable"]] == ["broken.jpg"]
@@ -78,8 +80,8 @@ def test_identity_model_scores_exactly_the_gray_baseline(model_base, photos):
 
 
 def test_latest_version_is_used_and_tints(model_base, photos):
-    assert evaluate.resolve_saved_model_dir(model_base) == model_base / "2"
-    report = evaluate.evaluate_folder(evaluate.saved_model_colorizer(model_base), photos, max_images=2)
+    assert report_lib.resolve_saved_model_dir(model_base) == model_base / "2"
+    report = report_lib.evaluate_folder(report_lib.saved_model_colorizer(model_base), photos, max_images=2)
     assert _paths(report) == ["astronaut.png"]  # the first 2 files: the second is broken.jpg
     astronaut = report["photos"][0]
     assert astronaut["model"]["colorfulness"] > astronaut["gray"]["colorfulness"] + 10
@@ -94,13 +96,13 @@ def test_latest_version_is_used_and_tints(model_base, photos):
 def test_an_oracle_beats_gray_everywhere(photos):
     """A colorize_fn that knows the answer: the metrics must show it."""
     originals = {}
-    for path in evaluate.find_photos(photos):
+    for path in image_files(photos):
         try:
-            original = evaluate.decode_rgb(path.read_bytes())
+            original = report_lib.read_rgb(path.read_bytes())
         except OSError:
             continue
-        originals[evaluate.encode_png(metrics.gray_baseline(original))] = evaluate.encode_png(original)
-    report = evaluate.evaluate_folder(lambda images: [originals[data] for data in images], photos)
+        originals[report_lib.encode_png(metrics.gray_baseline(original))] = report_lib.encode_png(original)
+    report = report_lib.evaluate_folder(lambda images: [originals[data] for data in images], photos)
     summary = report["summary"]
     assert summary["model"]["psnr"] == math.inf and summary["model"]["ssim"] == pytest.approx(1.0)
     assert summary["model"]["ab_mse"] == 0.0 < summary["gray"]["ab_mse"]
@@ -110,9 +112,9 @@ def test_an_oracle_beats_gray_everywhere(photos):
 
 def test_a_colorizer_that_changes_the_size_is_an_error(photos):
     def shrink(images):
-        return [evaluate.encode_png(evaluate.decode_rgb(data)[1:]) for data in images]
+        return [report_lib.encode_png(report_lib.read_rgb(data)[1:]) for data in images]
     with pytest.raises(ValueError, match="must keep the size"):
-        evaluate.evaluate_folder(shrink, photos, max_images=1)
+        report_lib.evaluate_folder(shrink, photos, max_images=1)
 
 
 def test_gray_input_is_an_rgb_png_of_the_lightness(photos):
@@ -121,7 +123,7 @@ def test_gray_input_is_an_rgb_png_of_the_lightness(photos):
     def record_inputs(images):
         seen.extend(images)
         return images
-    evaluate.evaluate_folder(record_inputs, photos, max_images=1)
+    report_lib.evaluate_folder(record_inputs, photos, max_images=1)
     with Image.open(io.BytesIO(seen[0])) as image:
         assert image.format == "PNG" and image.mode == "RGB"
         gray = np.asarray(image)
@@ -130,9 +132,9 @@ def test_gray_input_is_an_rgb_png_of_the_lightness(photos):
 
 def test_missing_models_and_photos_are_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="no SavedModel"):
-        evaluate.resolve_saved_model_dir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no JPEG or PNG"):
-        evaluate.evaluate_folder(lambda images: images, tmp_path)
+        report_lib.resolve_saved_model_dir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no photos"):
+        report_lib.evaluate_folder(lambda images: images, tmp_path)
 
 
 def test_evaluate_command_prints_the_table_and_writes_both_files(model_base, photos, tmp_path, capsys):
@@ -144,7 +146,7 @@ def test_evaluate_command_prints_the_table_and_writes_both_files(model_base, pho
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "2 color photos evaluated; 1 already black-and-white" in printed
-    for label in evaluate.METRIC_LABELS.values():
+    for label in report_lib.METRIC_LABELS.values():
         assert label in printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["model"] == str(model_base / "2")

@@ -1,11 +1,11 @@
-"""Transform and Trainer without orchestration, on this machine (for tests and benchmarks).
+"""Test harness: ingestion, Transform and Trainer without orchestration, on this machine (tests and benchmarks).
 
 The same executors and entry points as the pipeline, without a metadata store:
 
-* ``ingest``: the photo ExampleGen (``ingestion.standalone``) on a folder -> raw Examples.
-* ``transform``: TFX's Transform executor running ``transform.preprocessing_fn`` with Beam
+* ``ingest``: the photo ExampleGen (``ingestion.commands.ingest_folder``) on a folder -> raw Examples.
+* ``transform``: TFX's Transform executor running ``model/transform.py``'s ``preprocessing_fn`` with Beam
   -> a transform graph and transformed Examples (gzipped TFRecords, one artifact per input).
-* ``fn_args`` + ``trainer.run_fn``: real ``FnArgs`` (a ``DataAccessor`` over those
+* ``fn_args`` + ``model/trainer.py``'s ``run_fn``: real ``FnArgs`` (a ``DataAccessor`` over those
   TFRecords) with explicit train and eval files, so a held-out folder can be the eval data.
 """
 import json
@@ -18,7 +18,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
 from tfx.utils import io_utils, path_utils
 
-from colornet.components.ingestion import standalone
+from colornet.components.ingestion.commands import ingest_folder
 from colornet.schemas import RAW_SCHEMA_DIR
 
 SPLITS = ("train", "eval")
@@ -35,13 +35,13 @@ def examples_artifact(uri, splits=SPLITS):
 
 def ingest(images_dir, output_dir, beam_args=IN_PROCESS_BEAM):
     """Raw Examples of every usable photo under ``images_dir`` (train/eval split by content hash)."""
-    standalone.ingest_folder(str(images_dir), str(output_dir), beam_pipeline_args=beam_args)
+    ingest_folder(str(images_dir), str(output_dir), beam_pipeline_args=beam_args)
     return examples_artifact(str(output_dir))
 
 
 def transform(raw_examples, output_dir, model_settings, beam_args=IN_PROCESS_BEAM):
     """Runs the Transform executor on a list of raw Examples artifacts; ``model_settings`` is its
-    ``custom_config`` (``model.ModelConfig`` keys: the size, and the classifier for fusion).
+    ``custom_config`` (``ModelConfig`` keys: the size, and the classifier for fusion).
 
     Returns (transform graph directory, transformed Examples artifacts in input order).
     """
@@ -52,7 +52,7 @@ def transform(raw_examples, output_dir, model_settings, beam_args=IN_PROCESS_BEA
     graph.uri = os.path.join(output_dir, "transform_graph")
     transformed = [examples_artifact(os.path.join(output_dir, f"transformed_{index}")) for index in range(len(raw_examples))]
     exec_properties = {
-        specs.PREPROCESSING_FN_KEY: "colornet.components.transform.preprocessing_fn",
+        specs.PREPROCESSING_FN_KEY: "colornet.components.model.transform.preprocessing_fn",
         specs.CUSTOM_CONFIG_KEY: json.dumps(model_settings),
         specs.DISABLE_STATISTICS_KEY: 1,
     }

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import skimage.color
 
-from colornet.components.quality import metrics
-from test_quality_photos import skimage_photo
+from colornet.components.evaluation import metrics
+from photo_fixtures import skimage_photo
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colornet.components.quality import evaluate, metrics
+from . import metrics
+from . import report as report_lib
 
 THUMBNAIL_WIDTH = 256
 COLUMNS = ("gray", "colorized", "original")
@@ -83,7 +84,7 @@ class Gallery:
         self.thumbnail_width = thumbnail_width
         self._entries: list[tuple[dict, dict[str, str]]] = []
 
-    def add(self, result: "evaluate.PhotoResult") -> None:
+    def add(self, result: "report_lib.PhotoResult") -> None:
         pictures = {"gray": result.gray, "colorized": result.colorized, "original": result.original}
         uris = {name: png_data_uri(thumbnail(pictures[name], self.thumbnail_width)) for name in COLUMNS}
         self._entries.append((result.record, uris))
@@ -108,7 +109,7 @@ def _summary_section(report: dict) -> str:
     lines = [f"<p>{html.escape(report['images_dir'])}: {summary['photos']} color photos evaluated, "
              f"{summary['already_gray']} already black-and-white and {len(report['unreadable'])} unreadable "
              "left out of the means.</p>"]
-    rows = evaluate.summary_rows(report)
+    rows = report_lib.summary_rows(report)
     if rows:
         header = "".join(f"<th>{name}</th>" for name in ("metric", "model", "gray", "original", "model beats gray"))
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
@@ -121,11 +122,11 @@ def _summary_section(report: dict) -> str:
 
 
 def _photo_section(record: dict, uris: dict[str, str]) -> str:
-    wins = evaluate.model_beats_gray(record)
+    wins = report_lib.model_beats_gray(record)
     figures = "".join(f'<figure><img src="{uris[name]}" alt="{name}"><figcaption>{name}</figcaption></figure>'
                       for name in COLUMNS)
     rows = "".join(
-        f"<tr><td>{evaluate.METRIC_LABELS[name]}</td>"
+        f"<tr><td>{report_lib.METRIC_LABELS[name]}</td>"
         f"<td class={'win' if wins[name] else 'loss'}>{_number(record['model'][name])}</td>"
         f"<td>{_number(record['gray'][name])}</td></tr>"
         for name in metrics.METRICS)

@@ -22,14 +22,14 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import skimage.color
-import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from colornet.components import features
-from colornet.components.quality import metrics
+from ...schemas import serving_contract as contract
+from ...serving.images import image_files
+from ..ingestion import photo
+from . import metrics
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 GRAY_CHROMA_RMS = 2.0  # Lab units; B&W scans saved as color JPEGs measure < 1, BSDS500 photos > 3
 
 ColorizeFn = Callable[[list[bytes]], list[bytes]]
@@ -44,16 +44,10 @@ class PhotoResult:
     record: dict
 
 
-def find_photos(images_dir) -> list[Path]:
-    """JPEG and PNG files below ``images_dir`` (recursively, by suffix, any case), sorted."""
-    return sorted(path for path in Path(images_dir).rglob("*")
-                  if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES)
-
-
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Encoded image bytes (any format PIL reads; alpha dropped, gray expanded) -> uint8 RGB."""
+def read_rgb(data: bytes) -> np.ndarray:
+    """Encoded image bytes -> uint8 RGB as ingestion sees the photo (``photo.upright_rgb``)."""
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(photo.upright_rgb(image))
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -67,7 +61,7 @@ def evaluate_folder(colorize_fn: ColorizeFn, images_dir, max_images: Optional[in
                     on_photo: Optional[Callable[[PhotoResult], None]] = None) -> dict:
     """Colorizes the gray version of every photo in ``images_dir`` and reports the metrics.
 
-    ``max_images`` keeps the first N photo files of ``find_photos`` (unreadable ones count).
+    ``max_images`` keeps the first N photo files of ``image_files`` (unreadable ones count).
 
     ``colorize_fn`` takes a list of encoded images and returns one PNG per image at the
     same size (the serving signature's contract). It is called with up to ``batch_size``
@@ -75,9 +69,9 @@ def evaluate_folder(colorize_fn: ColorizeFn, images_dir, max_images: Optional[in
     gallery uses it), so the pictures are never all held in memory.
     """
     images_dir = Path(images_dir)
-    paths = find_photos(images_dir)[:max_images]
+    paths = image_files(images_dir)[:max_images]
     if not paths:
-        raise FileNotFoundError(f"no JPEG or PNG photos under {images_dir}")
+        raise FileNotFoundError(f"no photos under {images_dir}")
     records, unreadable = [], []
     with tqdm(total=len(paths), unit="photo", desc="evaluate") as progress:
         for result in _evaluate_photos(colorize_fn, paths, images_dir, batch_size, unreadable, progress):
@@ -94,7 +88,7 @@ def _evaluate_photos(colorize_fn, paths, root, batch_size, unreadable, progress)
         for path in paths[start:start + batch_size]:
             name = str(path.relative_to(root))
             try:
-                original = decode_rgb(path.read_bytes())
+                original = read_rgb(path.read_bytes())
             except (OSError, ValueError) as error:  # PIL raises these for truncated or non-image files
                 unreadable.append({"path": name, "error": str(error)})
                 progress.update()
@@ -106,7 +100,7 @@ def _evaluate_photos(colorize_fn, paths, root, batch_size, unreadable, progress)
         if len(outputs) != len(batch):
             raise ValueError(f"colorize_fn returned {len(outputs)} images for {len(batch)} inputs")
         for (name, original, gray), png in zip(batch, outputs):
-            colorized = decode_rgb(png)
+            colorized = read_rgb(png)
             if colorized.shape != original.shape:
                 raise ValueError(f"{name}: colorized image is {colorized.shape[:2]}, "
                                  f"the photo {original.shape[:2]} (a colorizer must keep the size)")
@@ -193,31 +187,29 @@ def format_summary(report: dict) -> str:
 
 
 def resolve_saved_model_dir(path) -> Path:
-    """``path`` itself if it holds saved_model.pb, else its largest integer version subdirectory that does."""
+    """``path`` itself if it holds saved_model.pb, else its newest loadable version (``serving_contract``)."""
     path = Path(path)
-    if (path / "saved_model.pb").is_file():
+    if (path / contract.SAVED_MODEL_FILE).is_file():
         return path
-    versions = [child for child in path.iterdir() if child.name.isdigit() and (child / "saved_model.pb").is_file()] \
-        if path.is_dir() else []
+    versions = contract.loadable_versions(path)
     if not versions:
         raise FileNotFoundError(f"no SavedModel in {path} nor in an integer version subdirectory of it")
-    return max(versions, key=lambda child: int(child.name))
+    return path / str(versions[-1])
 
 
 def saved_model_colorizer(path) -> ColorizeFn:
-    """A ``colorize_fn`` calling the ``serving_default`` signature of a SavedModel, in-process.
+    """A ``colorize_fn`` calling the ``serving_default`` signature of a SavedModel, in-process
+    (``serving_contract``: encoded images in, PNG bytes out, as the served model does)."""
+    import tensorflow as tf
 
-    The signature takes ``images`` (tf.string [batch], encoded images) and returns
-    ``colorized`` (tf.string [batch], PNG bytes), as the TF Serving model does.
-    """
     loaded = tf.saved_model.load(str(resolve_saved_model_dir(path)))
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{path} has no serving_default signature (it has {list(loaded.signatures)})")
+    if contract.SERVING_SIGNATURE not in loaded.signatures:
+        raise ValueError(f"{path} has no {contract.SERVING_SIGNATURE} signature (it has {list(loaded.signatures)})")
 
     def colorize(images: list[bytes]) -> list[bytes]:
         # Looked up through ``loaded`` on each call: the signature's variables live only as long as it.
-        signature = loaded.signatures["serving_default"]
-        outputs = signature(**{features.SERVING_INPUT: tf.constant(images, dtype=tf.string)})
-        return [bytes(png) for png in outputs[features.SERVING_OUTPUT].numpy()]
+        signature = loaded.signatures[contract.SERVING_SIGNATURE]
+        outputs = signature(**{contract.IMAGES_INPUT: tf.constant(images, dtype=tf.string)})
+        return [bytes(png) for png in outputs[contract.COLORIZED_OUTPUT].numpy()]
 
     return colorize

@@ -1,8 +1,9 @@
 """Trainer module: ``run_fn`` trains a colorization model on Transform's (L, ab) examples.
 
-Configuration comes from the Trainer's ``custom_config`` (see ``ModelConfig`` and
-``TrainingConfig``); steps from ``TrainArgs``/``EvalArgs``. Runs on every visible GPU
-(MirroredStrategy, mixed float16) or on the CPU (float32).
+Configuration comes from the Trainer's ``custom_config``: ``{"model": ..., "training": ...}``, the
+``ModelConfig`` and ``TrainingConfig`` of ``pipeline/config.py`` as dicts; steps from
+``TrainArgs``/``EvalArgs``. Runs on every visible GPU (MirroredStrategy, mixed float16) or on the
+CPU (float32).
 
 What a run leaves in ``fn_args.model_run_dir`` (or ``checkpoint_dir``, see ``TrainingConfig``):
 TensorBoard logs (``train/``, ``validation/``: losses; ``samples/``: a grid of eval photos
@@ -10,7 +11,6 @@ colorized after each epoch), ``training_log.csv`` (one line per epoch, appended 
 resumes) and ``checkpoints/`` (one per epoch). A run that finds a checkpoint resumes after
 its last finished epoch; otherwise it warm-starts from ``fn_args.base_model`` when given.
 """
-import dataclasses
 import logging
 import os
 
@@ -19,34 +19,12 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from colornet.components import callbacks, export, features, model as model_lib
-from colornet.components.augmentation import augment
+from ...pipeline.config import ModelConfig, TrainingConfig
+from ...schemas import features
+from . import callbacks, export, network
+from .augmentation import augment
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """How to train (the model's own settings, loss included, are in ``ModelConfig``).
-
-    ``checkpoint_dir``: where the per-epoch checkpoints go; empty means
-    ``<model_run_dir>/checkpoints``. A TFX retry runs in a new ``model_run_dir``, so set a
-    fixed directory here for a retried Trainer to resume instead of starting over.
-    ``time_budget_minutes``: stop training after this much wall time (0: no limit); the
-    model trained so far is exported as usual.
-    """
-
-    batch_size: int = 8
-    epochs: int = 1
-    augment: bool = True
-    checkpoint_dir: str = ""
-    samples: int = 4
-    time_budget_minutes: float = 0.0
-
-    @classmethod
-    def from_dict(cls, values):
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in (values or {}).items() if key in names})
 
 
 def distribution_strategy():
@@ -80,7 +58,7 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
     )
 
     def reshape(transformed, ab):
-        return model_lib.model_inputs(transformed, size, input_names), tf.reshape(ab, [-1, size, size, 2])
+        return network.model_inputs(transformed, size, input_names), tf.reshape(ab, [-1, size, size, 2])
 
     dataset = dataset.map(reshape, num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.augment:
@@ -111,14 +89,16 @@ def warm_start(model, base_model_dir):
 
 def run_fn(fn_args):
     """TFX Trainer entry point."""
-    model_config = model_lib.ModelConfig.from_dict(fn_args.custom_config)
-    training = TrainingConfig.from_dict(fn_args.custom_config)
+    model_config = ModelConfig.from_dict(fn_args.custom_config["model"])
+    training = TrainingConfig.from_dict(fn_args.custom_config["training"])
     size = model_config.image_size
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    if training.seed is not None:
+        keras.utils.set_random_seed(training.seed)
 
     set_precision_policy()
     with distribution_strategy().scope():
-        model = model_lib.compile_model(model_lib.build_model(model_config), model_config)
+        model = network.compile_model(network.build_model(model_config), model_config)
         checkpoint = callbacks.EpochCheckpoint(
             training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
         initial_epoch = checkpoint.restore()

@@ -3,16 +3,19 @@ classifier's embedding of each photo, in the TensorFlow graph.
 
 Used by the TFX Transform component as ``preprocessing_fn``; the resulting transform
 graph is embedded in the exported model, so serving runs this very code. Its
-``custom_config`` is the model's settings (``model.ModelConfig``).
+``custom_config`` is the model's settings (``pipeline/config.py``, ``ModelConfig``).
 """
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from colornet.components import features, model as model_lib, preprocessing
+from ...pipeline.config import ModelConfig
+from ...schemas import features
+from . import network, preprocessing
+
 
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1])."""
-    config = model_lib.ModelConfig.from_dict(custom_config)
+    config = ModelConfig.from_dict(custom_config)
     size = config.image_size
     encoded = tf.reshape(inputs[features.IMAGE], [-1])
 
@@ -31,8 +34,8 @@ def preprocessing_fn(inputs, custom_config):
     )
     outputs = {features.L: lightness, features.AB: ab}
     if config.variant == "fusion":
-        # Once per photo here instead of every training step (see components/model.py).
-        backbone = tft.make_and_track_object(lambda: model_lib.build_backbone(config), name="classifier")
-        outputs[features.EMBEDDING] = model_lib.classifier_embedding(
+        # Once per photo here instead of every training step (see network.py).
+        backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name="classifier")
+        outputs[features.EMBEDDING] = network.classifier_embedding(
             backbone, tf.reshape(lightness, [-1, size, size, 1]))
     return outputs

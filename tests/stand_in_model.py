@@ -1,4 +1,4 @@
-"""A stand-in for a trained colornet model: the same serving signatures, no training.
+"""Test harness: a stand-in for a trained colornet model, with the same serving signatures and no training.
 
 ``serving_default``: ``images`` (encoded bytes, any size) -> ``colorized`` (PNG of the photo
 in gray, tinted by a fixed RGB factor); ``colorize_ab``: ``images`` -> ``ab`` (float32
@@ -9,9 +9,11 @@ import pathlib
 
 import tensorflow as tf
 
+from colornet.schemas import serving_contract as contract
+
 RED = (1.0, 0.3, 0.3)
 BLUE = (0.3, 0.3, 1.0)
-_IMAGES = tf.TensorSpec([None], tf.string, name="images")
+_IMAGES = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
 
 
 class TintModel(tf.Module):
@@ -28,7 +30,7 @@ class TintModel(tf.Module):
     def serve(self, images):
         pngs = tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), images,
                          fn_output_signature=tf.TensorSpec([], tf.string))
-        return {"colorized": pngs}
+        return {contract.COLORIZED_OUTPUT: pngs}
 
     @tf.function(input_signature=[_IMAGES])
     def colorize_ab(self, images):
@@ -36,13 +38,13 @@ class TintModel(tf.Module):
             small = tf.image.resize(tf.cast(self._tinted(encoded), tf.float32), [8, 8])
             return small[..., :2] - 128.0
 
-        return {"ab": tf.map_fn(ab, images, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))}
+        return {contract.AB_OUTPUT: tf.map_fn(ab, images, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))}
 
 
 def write_tint_model(base_dir, version, tint=RED):
     """Exports a TintModel as ``<base_dir>/<version>`` (a Pusher-style version dir); returns its path."""
     model = TintModel(tint)
     path = pathlib.Path(base_dir) / str(version)
-    tf.saved_model.save(model, str(path), signatures={"serving_default": model.serve,
-                                                      "colorize_ab": model.colorize_ab})
+    tf.saved_model.save(model, str(path), signatures={contract.SERVING_SIGNATURE: model.serve,
+                                                      contract.COLORIZE_AB_SIGNATURE: model.colorize_ab})
     return path

@@ -1,0 +1,1 @@
+"""The Pusher that publishes blessed models as atomic, never-colliding integer versions."""
