@@ -17,6 +17,7 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 from colornet.components.ingestion import commands as ingestion_commands
+from colornet.components.ingestion.unsplash import commands as unsplash_commands
 from colornet.components.quality import commands as quality_commands
 from colornet.pipeline import commands as pipeline_commands
 from colornet.pipeline import demo
@@ -30,6 +31,7 @@ def build_parser():
     demo.register(subparsers)
     pipeline_commands.register(subparsers)
     ingestion_commands.register(subparsers)
+    unsplash_commands.register(subparsers)
     quality_commands.register(subparsers)
     serving_commands.register(subparsers)
     return parser
