@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 from ..components.evaluation import commands as evaluation_commands
 from ..components.ingestion import commands as ingestion_commands
+from ..components.ingestion.unsplash import commands as unsplash_commands
 from ..serving import commands as serving_commands
 from . import commands as pipeline_commands
 from . import demo
@@ -31,6 +32,7 @@ def build_parser():
     demo.register(subparsers)
     pipeline_commands.register(subparsers)
     ingestion_commands.register(subparsers)
+    unsplash_commands.register(subparsers)
     evaluation_commands.register(subparsers)
     serving_commands.register(subparsers)
     return parser

@@ -1,7 +1,7 @@
 """Span folders for continuous retraining: ``<root>/span-1/``, ``<root>/span-2/``, ...
 
-New photos become the next span as a whole: they are copied into a hidden staging folder
-and renamed into place, so a pipeline run never sees half of a span.
+New photos become the next span as a whole: they are gathered in a hidden folder under the
+root and renamed into place (``publish_span``), so a pipeline run never sees half of a span.
 """
 import pathlib
 import re
@@ -19,6 +19,22 @@ def span_numbers(root):
                   if match)
 
 
+def next_span(root):
+    """The number the next span gets: one more than the newest (1 under an empty root)."""
+    return (span_numbers(root) or [0])[-1] + 1
+
+
+def publish_span(folder, root):
+    """Renames a complete folder into place as the next span; returns its number.
+
+    ``folder`` must be on ``root``'s file system (a hidden folder under ``root``), so the rename
+    is one atomic step: the span appears whole or not at all.
+    """
+    span = next_span(root)
+    pathlib.Path(folder).rename(pathlib.Path(root) / f"span-{span}")
+    return span
+
+
 def add_images(source, root):
     """Copies every file under ``source`` (nested folders kept) into the next span; returns (span, count).
 
@@ -28,12 +44,10 @@ def add_images(source, root):
     files = sorted(path for path in source.rglob("*") if path.is_file())
     if not files:
         raise ValueError(f"no files under {source}")
-    span = (span_numbers(root) or [0])[-1] + 1
-    staging = root / f".span-{span}.staging"
+    staging = root / f".span-{next_span(root)}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     for path in files:
         target = staging / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
-    staging.rename(root / f"span-{span}")
-    return span, len(files)
+    return publish_span(staging, root), len(files)
