@@ -1,4 +1,5 @@
-"""Helpers shared by the training benchmarks: where the data is, CPU time, peak memory, results JSON."""
+"""Helpers shared by the benchmarks: where the data is, the machine's state, CPU time, peak memory,
+transformed training data, results JSON."""
 import json
 import os
 import pathlib
@@ -10,6 +11,31 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+
+def machine():
+    """What every timing is recorded beside: the core count and the load averages (1, 5, 15 min).
+
+    The machine is shared: compare figures as ratios measured within one run, never across runs.
+    """
+    return {"nproc": os.cpu_count(), "loadavg": [round(load, 2) for load in os.getloadavg()]}
+
+
+def transformed_photos(workdir, model_settings, folder=SHARED_DATA / "bsds500" / "train"):
+    """Ingests ``folder`` and runs TFX's Transform executor on it with ``model_settings`` (``ModelConfig``
+    keys), under ``workdir``; a workdir that already holds both is reused as it is.
+
+    Returns (transform graph directory, transformed Examples artifacts).
+    """
+    import local_training
+
+    raw_dir, transform_dir = os.path.join(workdir, "raw"), os.path.join(workdir, "transform")
+    graph = os.path.join(transform_dir, "transform_graph")
+    if os.path.isdir(graph) and os.path.isdir(os.path.join(transform_dir, "transformed_0")):
+        return graph, [local_training.examples_artifact(os.path.join(transform_dir, "transformed_0"))]
+    raw = local_training.ingest(folder, raw_dir)
+    print(f"transforming {folder} with {model_settings}", flush=True)
+    return local_training.transform([raw], transform_dir, dict(model_settings))
 
 
 def cpu_seconds():

@@ -1,5 +1,17 @@
-"""Runs the pipeline on this machine: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner."""
+"""Runs the pipeline on this machine: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner.
+
+Beam's DirectRunner runs a job either in this process (one worker) or in one worker process per
+core. A multi-process job first starts its workers, each importing TensorFlow and TFX, before it
+takes a single photo: tens of seconds per Beam job on a small machine, and a pipeline run has
+four Beam jobs (ExampleGen, StatisticsGen, Transform, Evaluator). Spreading the photos over the
+cores pays that back only for enough photos, and "enough" depends on what a photo costs, which
+the classifier embedding dominates (Transform and the Evaluator compute it). So ``beam_args``
+counts the photo files (stopping at the threshold, so a huge folder costs no more than the
+threshold's worth of listing) and picks multi-processing from ``MULTIPROCESS_MIN_PHOTOS``
+photos on. Any DirectRunner or runner flag the user gives (``--beam-arg``) replaces the choice.
+"""
 import dataclasses
+import itertools
 import logging
 import os
 
@@ -9,8 +21,44 @@ from . import pipeline as pipeline_lib
 from .freshness import run_unless_unchanged
 from .progress import component_progress
 
-# Multi-processing DirectRunner uses every core; callers' Beam args come after and win.
-DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+IN_PROCESS_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+MULTI_PROCESS_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]  # 0: one per core
+# Flags with which the user takes the choice over.
+_USER_RUNNER_FLAGS = ("--runner", "--direct_running_mode", "--direct_num_workers")
+
+# Photos from which one worker per core finishes sooner than one in-process worker, by the fusion
+# model's classifier (None: alpha and beta, no classifier). Break-even of benchmarks/beam_stages.py's
+# figures (results/beam_stages.json) on 2 cores: 4 jobs x multi-process start-up per job =
+# photos x CPU-seconds per photo over the four stages x (1 - 1/2); see docs/scale.md.
+MULTIPROCESS_MIN_PHOTOS = {None: 20_000, "mobilenet_v2": 3_000, "inception_resnet_v2": 400}
+
+
+def count_files(images_dir, limit):
+    """Files under ``images_dir`` (hidden entries skipped), counting no further than ``limit``;
+    None for a remote folder (``gs://...``), where listing is not cheap."""
+    if "://" in str(images_dir):
+        return None
+
+    def files():
+        for folder, subfolders, names in os.walk(images_dir):
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            yield from (name for name in names if not name.startswith("."))
+
+    return sum(1 for _ in itertools.islice(files(), limit))
+
+
+def beam_args(config):
+    """The DirectRunner settings for this run, followed by the user's Beam args."""
+    user_args = list(config.beam_args)
+    if any(arg.split("=")[0] in _USER_RUNNER_FLAGS for arg in user_args):
+        return user_args
+    threshold = MULTIPROCESS_MIN_PHOTOS[config.model.backbone if config.model.variant == "fusion" else None]
+    photos = count_files(config.images_dir, threshold)
+    multi = photos is None or photos >= threshold
+    logging.info("Beam DirectRunner: %s (%s photo files; multi-processing from %d for this model)",
+                 "one worker process per core" if multi else "in-process",
+                 "remote folder, not counted" if photos is None else photos, threshold)
+    return (MULTI_PROCESS_BEAM_ARGS if multi else IN_PROCESS_BEAM_ARGS) + user_args
 
 
 def run(config, dag_runner=None):
@@ -19,7 +67,7 @@ def run(config, dag_runner=None):
     ``dag_runner`` orchestrates (default: ``LocalDagRunner``); metadata is SQLite under the workdir.
     """
     os.makedirs(config.workdir, exist_ok=True)
-    config = dataclasses.replace(config, beam_args=DEFAULT_BEAM_ARGS + list(config.beam_args))
+    config = dataclasses.replace(config, beam_args=beam_args(config))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)
     pipeline = pipeline_lib.create_pipeline(config, metadata)

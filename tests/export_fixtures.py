@@ -64,13 +64,17 @@ def raw_example(encoded):
         feature={name: feature(values) for name, values in instance.items()})).SerializeToString()
 
 
-def write_transform_output(out_dir, encoded_photos, size=SIZE):
-    """Analyzes and transforms ``encoded_photos`` with colornet's preprocessing_fn; returns the TFTransformOutput."""
+def write_transform_output(out_dir, encoded_photos, model_settings=None):
+    """Analyzes and transforms ``encoded_photos`` with colornet's preprocessing_fn; returns the TFTransformOutput.
+
+    ``model_settings`` (``ModelConfig`` keys, Transform's custom_config) default to the alpha variant at ``SIZE``.
+    """
+    model_settings = model_settings or {"image_size": SIZE, "variant": "alpha"}
     metadata = raw_metadata()
     instances = [raw_instance(encoded) for encoded in encoded_photos]
     with tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=False):
         _, transform_fn = (instances, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: transform.preprocessing_fn(inputs, {"image_size": size, "variant": "alpha"}))
+            lambda inputs: transform.preprocessing_fn(inputs, model_settings))
         _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir))
     metadata_io.write_metadata(metadata, f"{out_dir}/metadata")
     return tft.TFTransformOutput(str(out_dir))

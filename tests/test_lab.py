@@ -105,3 +105,19 @@ def test_gradients_are_finite_over_the_working_ranges():
         with tf.GradientTape() as tape:
             total = tf.reduce_sum(convert(variable))
         assert np.isfinite(tape.gradient(total, variable).numpy()).all(), convert.__name__
+
+
+def test_lightness_of_8bit_pixels_is_rgb_to_labs_lightness():
+    """Serving's full-resolution L (table lookups) against rgb_to_lab and scikit-image: every level of
+    each channel alone, every gray, and 200k random colors."""
+    levels = np.arange(256, dtype=np.uint8)
+    zeros = np.zeros(256, np.uint8)
+    singles = [np.stack(channels, axis=-1) for channels in
+               ((levels, zeros, zeros), (zeros, levels, zeros), (zeros, zeros, levels), (levels, levels, levels))]
+    rng = np.random.default_rng(0)
+    rgb8 = np.concatenate([*singles, rng.integers(0, 256, [200_000, 3], dtype=np.uint8)])
+    ours = lab.lightness_of_srgb8(tf.constant(rgb8)).numpy()
+    assert ours.shape == (len(rgb8), 1)
+    rgb = tf.image.convert_image_dtype(tf.constant(rgb8), tf.float32)
+    assert np.abs(ours[:, 0] - lab.rgb_to_lab(rgb).numpy()[:, 0]).max() < 1e-3
+    assert np.abs(ours[:, 0] - skimage.color.rgb2lab(rgb8 / 255.0)[:, 0]).max() < MAX_LAB_ERROR

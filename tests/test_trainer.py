@@ -16,20 +16,26 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 import local_training
-from colornet.components.model import callbacks, network as model_lib, trainer
+from colornet.components.model import callbacks, example_codec, network as model_lib, preprocessing, trainer
 from colornet.pipeline.config import VARIANTS, ModelConfig, TrainingConfig
+from colornet.schemas import features
 
 SIZE = 32
 TINY = {"image_size": SIZE, "backbone": "mobilenet_v2", "backbone_size": 32}
 
 
 @pytest.fixture(scope="module")
-def tiny_data(duotone_photos, tmp_path_factory):
-    """(transform graph dir, transformed Examples artifacts) of twelve 64 px photos at 32 px."""
+def tiny_raw(duotone_photos, tmp_path_factory):
+    """Raw Examples (ingestion's output) of twelve 64 px photos."""
+    return local_training.ingest(duotone_photos[0].parent, tmp_path_factory.mktemp("trainer_raw"))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tiny_raw, tmp_path_factory):
+    """(transform graph dir, transformed Examples artifacts) of ``tiny_raw`` at 32 px."""
     root = tmp_path_factory.mktemp("trainer_data")
-    raw = local_training.ingest(duotone_photos[0].parent, root / "raw")
     # Fusion settings, so the examples carry the classifier embedding too (alpha and beta skip it).
-    return local_training.transform([raw], root / "transform", {**TINY, "variant": "fusion"})
+    return local_training.transform([tiny_raw], root / "transform", {**TINY, "variant": "fusion"})
 
 
 def _trainer_config(model, epochs=1):
@@ -70,6 +76,35 @@ def test_each_variant_trains_on_the_trainers_dataset(tiny_data, variant):
     history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert any(not np.array_equal(old, new.numpy()) for old, new in zip(before, model.trainable_weights))
+
+
+def test_the_trainer_feeds_the_model_what_serving_computes_from_the_same_photos(tiny_raw, tiny_data):
+    graph, examples = tiny_data
+    tft_output = tft.TFTransformOutput(graph)
+    config = ModelConfig.from_dict({**TINY, "variant": "fusion"})
+    input_names = model_lib.build_model(config).input_names
+    # What the Trainer feeds: eval batches (no shuffle, no augmentation) of the stored examples.
+    dataset = trainer.make_dataset(local_training.split_files(examples, ["eval"]), local_training.data_accessor(examples),
+                                   tft_output, SIZE, False, TrainingConfig(batch_size=1), input_names)
+    raw_files = [path for pattern in local_training.split_files([tiny_raw], ["eval"]) for path in tf.io.gfile.glob(pattern)]
+    raw = [record.numpy() for record in tf.data.TFRecordDataset(raw_files, "GZIP")]
+    trained = [inputs for inputs, _ in dataset.take(len(raw))]
+    # What serving computes from each photo: the exported Transform layer, then the same decode
+    # (signatures.py: ``_predict_lab`` and ``transform_features``).
+    parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
+    served = model_lib.model_inputs(example_codec.decode(tft_output.transform_features_layer()(parsed), SIZE),
+                                    SIZE, input_names)
+    # Unquantized reference: Transform's float32 L of each photo, before it is stored.
+    photos = [preprocessing.decode_rgb(image) for image in parsed[features.IMAGE].numpy().reshape(-1)]
+    reference = np.stack([preprocessing.model_lab(photo, SIZE)[0].numpy() for photo in photos])
+    assert len(trained) == len(raw) >= 2
+    for index, lightness in enumerate(served[features.L].numpy()):
+        # The stored example of this photo, whatever order the Trainer reads them in.
+        match = min(trained, key=lambda inputs: np.abs(inputs[features.L][0].numpy() - lightness).max())
+        np.testing.assert_allclose(match[features.L][0].numpy(), lightness, atol=1e-6)
+        np.testing.assert_allclose(match[features.EMBEDDING][0].numpy(), served[features.EMBEDDING][index], atol=1e-6)
+        # Both differ from the float32 L only by the stored precision: half a level of 100/255 L units.
+        assert np.abs(lightness - reference[index]).max() <= 1.0 / 255.0 + 1e-6
 
 
 def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp_path):

@@ -1,5 +1,6 @@
-"""preprocessing_fn under tf.Transform's Beam implementation on real photos: shapes, ranges, and
-the same L and ab as scikit-image."""
+"""preprocessing_fn under tf.Transform's Beam implementation on real photos: the compact stored form
+(``example_codec``) decodes to shapes and ranges the models expect, and to scikit-image's L and ab
+within the stored precision."""
 import io
 import tempfile
 
@@ -11,7 +12,7 @@ from PIL import Image
 from skimage import color
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from colornet.components.model import network as model_lib, transform
+from colornet.components.model import example_codec, network as model_lib, preprocessing, transform
 from colornet.pipeline.config import ModelConfig
 from colornet.schemas import features
 
@@ -29,6 +30,12 @@ def _transform(encoded_photos, size, model_settings=None):
     return transformed
 
 
+def _decoded(results, size):
+    """Transform's stored outputs for several photos -> decoded features as numpy arrays."""
+    stored = {name: tf.constant([result[name] for result in results]) for name in results[0]}
+    return {name: value.numpy() for name, value in example_codec.decode(stored, size).items()}
+
+
 def _encode(rgb, image_format):
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, image_format)
@@ -43,27 +50,31 @@ def photos(shared_data):
     return rgb[100:148, 200:248], path.read_bytes()
 
 
-def test_transform_gives_scikit_images_lab(photos):
+def test_transform_gives_scikit_images_lab_within_the_stored_precision(photos):
     crop, _ = photos
-    (result,) = _transform([_encode(crop, "PNG")], size=48)  # same size: the resize is the identity
+    decoded = _decoded(_transform([_encode(crop, "PNG")], size=48), 48)  # same size: the resize is the identity
     expected = color.rgb2lab(crop / 255.0)
-    lightness = np.reshape(result[features.L], [48, 48])
-    ab = np.reshape(result[features.AB], [48, 48, 2])
-    np.testing.assert_allclose((lightness + 1.0) * 50.0, expected[..., 0], atol=1e-3)
-    np.testing.assert_allclose(ab * 128.0, expected[..., 1:], atol=1e-3)
+    lightness = (decoded[features.L].reshape(48, 48) + 1.0) * 50.0
+    ab = decoded[features.AB].reshape(48, 48, 2) * 128.0
+    # Stored as uint8: L in steps of 100/255 (error <= 0.196), ab in whole units (error <= 0.5).
+    assert np.abs(lightness - expected[..., 0]).max() <= 50.0 / 255.0 + 1e-3
+    assert np.abs(ab - expected[..., 1:]).max() <= 0.5 + 1e-3
+    assert np.abs(lightness - expected[..., 0]).mean() > 0.01  # quantized indeed: not the float values
 
 
-def test_any_photo_becomes_flat_l_and_ab_at_the_model_size_in_range(photos):
+def test_any_photo_is_stored_as_one_small_png_that_decodes_to_the_model_size_in_range(photos):
     crop, jpeg = photos
     results = _transform([jpeg, _encode(crop, "PNG")], size=32)
     assert len(results) == 2
     for result in results:
-        assert set(result) == {features.L, features.AB}
-        assert result[features.L].shape == (32 * 32,) and result[features.AB].shape == (32 * 32 * 2,)
-        assert result[features.L].dtype == np.float32
-        assert -1.0 <= result[features.L].min() and result[features.L].max() <= 1.0
-        assert np.abs(result[features.AB]).max() <= 1.0
-        assert result[features.AB].std() > 0.01  # a color photo: not gray
+        assert set(result) == {features.LAB_PNG}
+        assert tf.io.decode_png(result[features.LAB_PNG]).shape == (32, 32, 3)
+    decoded = _decoded(results, 32)
+    assert decoded[features.L].shape == (2, 32 * 32) and decoded[features.AB].shape == (2, 32 * 32 * 2)
+    assert decoded[features.L].dtype == np.float32 and decoded[features.AB].dtype == np.float32
+    assert -1.0 <= decoded[features.L].min() and decoded[features.L].max() <= 1.0
+    assert np.abs(decoded[features.AB]).max() <= 1.0
+    assert decoded[features.AB].std() > 0.01  # a color photo: not gray
 
 
 def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tmp_path):
@@ -80,9 +91,11 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
     crop, jpeg = photos
     results = _transform([jpeg, _encode(crop, "PNG")], size=32,
                          model_settings={**settings, "backbone_weights": weights})
-    for result in results:
-        lightness = np.reshape(result[features.L], [1, 32, 32, 1])
-        expected = model_lib.classifier_embedding(backbone, tf.constant(lightness))[0].numpy()
-        np.testing.assert_allclose(result[features.EMBEDDING], expected, atol=1e-4)
-    assert np.abs(results[0][features.EMBEDDING] - results[1][features.EMBEDDING]).max() > 1e-3
-
+    assert set(results[0]) == {features.LAB_PNG, features.EMBEDDING_F16}
+    embeddings = _decoded(results, 32)[features.EMBEDDING]
+    for encoded, embedding in zip([jpeg, _encode(crop, "PNG")], embeddings):
+        # Computed in Transform from the float32 L (before L is quantized for storage), stored as float16.
+        lightness, _ = preprocessing.model_lab(preprocessing.decode_rgb(encoded), 32)
+        expected = model_lib.classifier_embedding(backbone, lightness[None])[0].numpy()
+        np.testing.assert_allclose(embedding, expected, rtol=2.0 ** -11, atol=1e-7)
+    assert np.abs(embeddings[0] - embeddings[1]).max() > 1e-3

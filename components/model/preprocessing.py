@@ -15,10 +15,15 @@ from . import lab
 AB_SCALE = 128.0
 
 
+def decode_srgb8(encoded):
+    """Encoded JPEG/PNG/GIF/BMP bytes (a scalar string tensor) -> uint8 RGB [h, w, 3] (16-bit PNGs are
+    reduced to 8 bits)."""
+    return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
 def decode_rgb(encoded):
     """Encoded JPEG/PNG/GIF/BMP bytes (a scalar string tensor) -> float32 RGB in [0, 1], [h, w, 3]."""
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
+    return tf.image.convert_image_dtype(decode_srgb8(encoded), tf.float32)
 
 
 def resize_to_model(rgb, size):
@@ -54,12 +59,13 @@ def model_lab(rgb, size):
     return scale_lightness(lab_image[..., :1]), lab_image[..., 1:] / AB_SCALE
 
 
-def colorize_full_resolution(rgb, ab_scaled):
-    """Joins a photo's own full-resolution L with predicted ab (model size, / 128) -> uint8 RGB.
+def colorize_full_resolution(rgb8, ab_scaled):
+    """Joins a photo's own full-resolution L (from its uint8 RGB [h, w, 3]) with predicted ab (model
+    size, / 128) -> uint8 RGB [h, w, 3].
 
-    ab is stretched back to the photo's size (the inverse of the resize policy).
+    ab is stretched back to the photo's size (the inverse of the resize policy). Only L is computed
+    at full resolution (``lab.lightness_of_srgb8``): the photo's own a and b would be discarded.
     """
-    full_lab = lab.rgb_to_lab(rgb)
-    ab = tf.image.resize(unscale_ab(ab_scaled), tf.shape(rgb)[:2], method="bilinear")
-    colored = lab.lab_to_rgb(tf.concat([full_lab[..., :1], ab], axis=-1))
+    ab = tf.image.resize(unscale_ab(ab_scaled), tf.shape(rgb8)[:2], method="bilinear")
+    colored = lab.lab_to_rgb(tf.concat([lab.lightness_of_srgb8(rgb8), ab], axis=-1))
     return tf.image.convert_image_dtype(colored, tf.uint8, saturate=True)

@@ -11,6 +11,7 @@ colorized after each epoch), ``training_log.csv`` (one line per epoch, appended 
 resumes) and ``checkpoints/`` (one per epoch). A run that finds a checkpoint resumes after
 its last finished epoch; otherwise it warm-starts from ``fn_args.base_model`` when given.
 """
+import functools
 import logging
 import os
 
@@ -21,8 +22,7 @@ from tfx_bsl.public import tfxio
 
 from ...pipeline.config import ModelConfig, TrainingConfig
 from ...schemas import features
-from . import callbacks, export, network
-from .augmentation import augment
+from . import augmentation, callbacks, example_codec, export, network
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
 
@@ -46,30 +46,34 @@ def set_precision_policy():
 
 
 def make_dataset(file_pattern, data_accessor, tft_output, size, training, config, input_names):
-    """Batches of ({"L": [size, size, 1]}, ab [size, size, 2]) from transformed examples; repeats forever.
+    """Batches of ({"L": [size, size, 1] (, "embedding": [1000])}, ab [size, size, 2]) from transformed
+    examples; repeats forever.
 
-    Training batches are shuffled and, with ``config.augment``, augmented here (each epoch
-    sees new random transforms); eval batches are neither.
+    The stages (each measured by ``benchmarks/input.py``): TFX's dataset factory reads the gzipped
+    TFRecords (files interleaved in parallel), shuffles serialized records (training), batches and
+    parses them; ``example_codec.decode`` turns the stored PNG and float16 bytes into the model's
+    floats (parallel map; XLA-fused) and, for training batches when ``config.augment`` is set, warps
+    each photo's stored Lab values first (``augmentation.random_matrices``: each epoch sees new random
+    transforms; eval batches are neither shuffled nor augmented); batches are prefetched so the
+    next one is ready while the model trains on this one.
     """
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, label_key=features.AB, shuffle=training),
+        tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, shuffle=training),
         tft_output.transformed_metadata.schema,
     )
 
-    def reshape(transformed, ab):
-        return network.model_inputs(transformed, size, input_names), tf.reshape(ab, [-1, size, size, 2])
+    augment = training and config.augment
 
-    dataset = dataset.map(reshape, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and config.augment:
-        dataset = dataset.map(augment_inputs, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    def decode(stored):
+        transform_lab = None
+        if augment:  # drawn here, outside XLA, so a seeded run draws the same transforms
+            matrices = augmentation.random_matrices(tf.shape(stored[features.LAB_PNG])[0], size, size)
+            transform_lab = functools.partial(augmentation.warp, matrices=matrices)
+        decoded = example_codec.decode(stored, size, transform_lab, xla=True)
+        return network.model_inputs(decoded, size, input_names), tf.reshape(decoded[features.AB], [-1, size, size, 2])
 
-
-def augment_inputs(inputs, ab):
-    """Augments L and ab together; other model inputs pass unchanged."""
-    lightness, ab = augment(inputs[features.L], ab)
-    return {**inputs, features.L: lightness}, ab
+    return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def warm_start(model, base_model_dir):
