@@ -4,8 +4,8 @@
         [--stages examplegen statisticsgen transform evaluator] [--workdir DIR]
 
 Runs the pipeline's own executors in-process (DirectRunner, one worker: every CPU-second is this
-process's) on the first N photos of ``shared/data/bsds500/train`` (481x321 JPEGs), for each N of
-``--photos``:
+process's) on N photos made from ``shared/data/bsds500/train`` (481x321 JPEGs, with mirrored and
+cropped copies beyond its 200), for each N of ``--photos``:
 
   examplegen     ``PhotoExampleGenExecutor`` (ingestion: decode checks, hashing, split)
   statisticsgen  TFX's StatisticsGen executor with colornet's stats options
@@ -40,7 +40,7 @@ MULTI_PROCESS = ["--direct_running_mode=multi_processing", "--direct_num_workers
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=int, nargs=2, default=[20, 200], help="the two folder sizes")
+    parser.add_argument("--photos", type=int, nargs=2, default=[40, 600], help="the two folder sizes (at most 600)")
     parser.add_argument("--profiles", nargs="+", default=["cpu-beta", "demo", "full"])
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--workdir", default=None)
@@ -48,11 +48,23 @@ def parse_args():
 
 
 def photo_folder(root, count):
-    """A folder holding the first ``count`` photos of bsds500/train (copies)."""
+    """A folder of ``count`` distinct photos: bsds500/train's 200 (copies), then their mirror images and
+    their 90% centre crops (JPEG, quality 92), so that ingestion's deduplication keeps them all."""
+    from PIL import Image, ImageOps
+
     folder = pathlib.Path(root) / f"photos_{count}"
     folder.mkdir(parents=True, exist_ok=True)
-    for source in sorted((common.SHARED_DATA / "bsds500" / "train").glob("*.jpg"))[:count]:
-        shutil.copyfile(source, folder / source.name)
+    sources = sorted((common.SHARED_DATA / "bsds500" / "train").glob("*.jpg"))
+    variants = (None, ImageOps.mirror, lambda image: ImageOps.crop(image, (image.width // 20, image.height // 20)))
+    if count > len(sources) * len(variants):
+        raise SystemExit(f"at most {len(sources) * len(variants)} distinct photos")
+    for index in range(count):
+        variant, source = divmod(index, len(sources))
+        if variants[variant] is None:
+            shutil.copyfile(sources[source], folder / sources[source].name)
+        else:
+            with Image.open(sources[source]) as image:
+                variants[variant](image.convert("RGB")).save(folder / f"{variant}_{sources[source].name}", quality=92)
     return folder
 
 

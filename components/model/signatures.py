@@ -26,8 +26,9 @@ from ...schemas import serving_contract as contract
 from . import example_codec, network, preprocessing
 
 _JPEG_MAGIC = contract.ACCEPTED_IMAGE_MAGIC[0]
-# zlib level of the colorized PNGs: level 1 deflates a 1024x768 photo in ~3/4 of the default
-# level's time for ~5% more bytes (``benchmarks/serve_latency.py``).
+# zlib level of the colorized PNGs: on a 1024x768 photo level 1 takes 40-50 CPU-ms where the default
+# (6) takes 150-290, for 5-15% more bytes; the PNG encode was the largest op group of a served
+# photo before (``benchmarks/serve_latency.py``).
 PNG_COMPRESSION = 1
 
 UNSUPPORTED_MESSAGE = (
