@@ -158,11 +158,16 @@ class BlessingConfig(_Section):
     """When the Evaluator blesses a candidate model (``components/evaluation/evaluator.py``)."""
 
     max_ab_mse_vs_gray: float = _option(1.0, "the candidate's ab-MSE divided by the gray photo's must be below this")
+    max_ab_mse_vs_constant: float = _option(1.0, "the candidate's ab-MSE divided by the best constant color's (the "
+                                                 "eval photos' mean ab everywhere) must be below this: refuses tints")
+    min_colorfulness_ratio: float = _option(0.2, "the colorized photos' colorfulness divided by the originals' must "
+                                                 "be at least this (0: no floor)")
     regression_tolerance: float = _option(0.0, "the candidate may be worse than the last blessed model by at most "
                                                "this much ab-MSE (Lab units squared)")
 
     def __post_init__(self):
-        if self.max_ab_mse_vs_gray <= 0 or self.regression_tolerance < 0:
+        if min(self.max_ab_mse_vs_gray, self.max_ab_mse_vs_constant) <= 0 or self.regression_tolerance < 0 \
+                or self.min_colorfulness_ratio < 0:
             raise ConfigError(f"invalid blessing config: {self}")
 
 

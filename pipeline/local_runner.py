@@ -5,6 +5,7 @@ import os
 
 from tfx import v1 as tfx
 
+from ..components.evaluation.evaluator import latest_verdict
 from . import pipeline as pipeline_lib
 from .freshness import run_unless_unchanged
 from .progress import component_progress
@@ -27,5 +28,9 @@ def run(config, dag_runner=None):
     def execute():
         with component_progress():
             (dag_runner or tfx.orchestration.LocalDagRunner()).run(pipeline)
+        verdict = latest_verdict(config.pipeline_root)
+        outcome = verdict.line() if verdict else "no Evaluator verdict (the run stopped before the Evaluator)"
+        print(outcome, flush=True)
+        return outcome
 
     return run_unless_unchanged(config, execute)

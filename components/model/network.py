@@ -26,6 +26,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ...schemas import features
+from ..evaluation import metrics
 from . import lab, losses, preprocessing
 
 
@@ -146,21 +147,11 @@ def build_model(config):
 
 
 def compile_model(model, config):
-    """Adam on ``config.loss`` over ab / 128 (MSE as in the tutorial by default); ab-MSE in Lab units as a metric."""
+    """Adam on ``config.loss`` over ab / 128; as metrics, ab-MSE in Lab units and its ratios to gray and
+    to the best constant color (``evaluation/metrics.py``), logged per epoch for training and validation."""
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=losses.get_loss(config.loss),
-        metrics=[AbMseLab()],
+        metrics=[metrics.AbMse(), metrics.AbMseVsGray(), metrics.AbMseVsConstant()],
     )
     return model
-
-
-class AbMseLab(keras.metrics.MeanMetricWrapper):
-    """Mean squared ab error in Lab units (the loss is on ab / 128): ``losses.ab_squared_error``."""
-
-    def __init__(self, name="ab_mse", dtype=None):
-        super().__init__(_mean_ab_squared_error, name=name, dtype=dtype)
-
-
-def _mean_ab_squared_error(y_true, y_pred):
-    return tf.reduce_mean(losses.ab_squared_error(y_true, y_pred), axis=list(range(1, len(y_pred.shape))))

@@ -6,13 +6,21 @@ Configuration comes from the Trainer's ``custom_config``: ``{"model": ..., "trai
 CPU (float32).
 
 What a run leaves in ``fn_args.model_run_dir`` (or ``checkpoint_dir``, see ``TrainingConfig``):
-TensorBoard logs (``train/``, ``validation/``: losses; ``samples/``: a grid of eval photos
-colorized after each epoch), ``training_log.csv`` (one line per epoch, appended across
-resumes) and ``checkpoints/`` (one per epoch). A run that finds a checkpoint resumes after
-its last finished epoch; otherwise it warm-starts from ``fn_args.base_model`` when given.
+
+* TensorBoard logs: ``train/`` and ``validation/`` (loss, ab-MSE and its ratios to gray and to the
+  best constant color), ``quality/`` (PSNR, SSIM, colorfulness and chroma spread beside both
+  baselines) and ``samples/`` (a grid of eval photos colorized after each epoch);
+* ``training_log.csv`` (one line per epoch, appended across resumes), ``checkpoints/`` (one per
+  epoch) and ``training_summary.json`` (steps, photos seen, wall and CPU minutes of this run).
+
+A run that finds a checkpoint resumes after its last finished epoch; otherwise it warm-starts from
+``fn_args.base_model`` when given.
 """
+import json
 import logging
 import os
+import resource
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -25,6 +33,7 @@ from . import callbacks, export, network
 from .augmentation import augment
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
+TRAINING_SUMMARY_FILE = "training_summary.json"
 
 
 def distribution_strategy():
@@ -87,6 +96,24 @@ def warm_start(model, base_model_dir):
     return True
 
 
+def _cost():
+    """(wall seconds, CPU seconds of this process) now."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.monotonic(), usage.ru_utime + usage.ru_stime
+
+
+def _write_training_summary(model_run_dir, model, training, started):
+    """``training_summary.json``: what this training cost, on record beside the model (CPU time, not
+    wall time, is what compares across a shared machine's runs)."""
+    wall, cpu = (now - then for now, then in zip(_cost(), started))
+    steps = int(model.optimizer.iterations.numpy())
+    summary = {"optimizer_steps": steps, "photos_seen": steps * training.batch_size, "wall_minutes": wall / 60.0,
+               "cpu_minutes": cpu / 60.0, "nproc": os.cpu_count(), "load_average": os.getloadavg()}
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SUMMARY_FILE), "w") as summary_file:
+        json.dump(summary, summary_file, indent=2)
+    logging.info("Training: %s", summary)
+
+
 def run_fn(fn_args):
     """TFX Trainer entry point."""
     model_config = ModelConfig.from_dict(fn_args.custom_config["model"])
@@ -113,12 +140,15 @@ def run_fn(fn_args):
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
         callbacks.SampleColorizations.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "samples"),
                                                    training.samples),
+        callbacks.ValidationQuality.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "quality"),
+                                                 max(1, fn_args.eval_steps or 1)),
         keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
         checkpoint,
     ]
     if training.time_budget_minutes:
         fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
     epochs = max(1, training.epochs)
+    started = _cost()
     model.fit(
         train_ds,
         epochs=epochs,
@@ -129,5 +159,6 @@ def run_fn(fn_args):
         callbacks=fit_callbacks,
         verbose=2,
     )
+    _write_training_summary(fn_args.model_run_dir, model, training, started)
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))
     export.export_serving_model(model, tft_output, size, fn_args.serving_model_dir)
