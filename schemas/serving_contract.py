@@ -40,6 +40,7 @@ EVALUATE_SIGNATURE = "evaluate"
 IMAGES_INPUT = "images"       # string [batch]: encoded photos, any size
 EXAMPLES_INPUT = "examples"   # string [batch]: serialized raw tf.Examples
 COLORIZED_OUTPUT = "colorized"  # string [batch]: PNG bytes at each photo's own size
+ERRORS_OUTPUT = "errors"      # string [batch], optional: why each photo was not colorized ("" when it was)
 AB_OUTPUT = "ab"              # float32 [batch, size, size, 2]: ab in Lab units
 EVAL_OUTPUT = "lab"           # float32 [batch, size * size * 3]: model L and ab / 128 per pixel
 

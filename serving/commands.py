@@ -1,4 +1,5 @@
 """Serving sub-commands of ``colornet``: serve, colorize, serving-config, model-status."""
+import argparse
 import functools
 import pathlib
 import sys
@@ -6,6 +7,7 @@ import sys
 import grpc
 
 from ..schemas import serving_contract as contract
+from . import client as serving_client
 from . import defaults
 
 
@@ -26,8 +28,9 @@ def _serve(args):
     return 0
 
 
-def _reports_rpc_errors(handler):
-    """A failed call prints the server's status and message (not a traceback) and exits 1."""
+def _reports_client_errors(handler):
+    """A failed call prints what went wrong (the server's status and message, or the client's reason), not a
+    traceback, and exits 1 (2 when the output cannot be written)."""
 
     @functools.wraps(handler)
     def run(args):
@@ -36,44 +39,62 @@ def _reports_rpc_errors(handler):
         except grpc.RpcError as error:
             print(f"{args.server}: {error.code().name}: {error.details()}", file=sys.stderr)
             return 1
+        except serving_client.ColorizeError as error:
+            print(f"colornet {args.command}: {error}", file=sys.stderr)
+            return error.exit_status
 
     return run
 
 
-@_reports_rpc_errors
-def _colorize(args):
-    from . import client as serving_client
+def _client(args):
+    return serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
+                                         version_label=args.version_label, timeout=args.timeout,
+                                         retry_seconds=args.retry_seconds)
 
-    with serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
-                                       timeout=args.timeout) as client:
-        if args.input == "-":
-            if args.output in (None, "-"):
-                serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
-                return 0
-            with open(args.output, "wb") as target:
-                serving_client.colorize_stream(client, sys.stdin.buffer, target)
-            print(f"Colorized stdin -> {args.output}", file=sys.stderr)
-            return 0
-        source = pathlib.Path(args.input)
+
+@_reports_client_errors
+def _colorize(args):
+    source = pathlib.Path(args.input)
+    if args.input != "-" and not source.exists():
+        print(f"No such file or folder: {source}", file=sys.stderr)
+        return 2
+    if source.is_dir() and args.output == "-":
+        print("A folder is colorized into a folder: give -o FOLDER, not -o -", file=sys.stderr)
+        return 2
+    with _client(args) as client:
         if source.is_dir():
-            target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
-            written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
-            for path, error in failed.items():
-                print(f"skipped {path}: {error}", file=sys.stderr)
-            print(f"Colorized {len(written)} images from {source} into {target}"
-                  + (f"; {len(failed)} refused (listed above)" if failed else ""))
-            return 0 if written and not failed else 1
-        if not source.is_file():
-            print(f"No such file or folder: {source}", file=sys.stderr)
-            return 2
-        if args.output == "-":
-            with source.open("rb") as image:
-                serving_client.colorize_stream(client, image, sys.stdout.buffer)
-            return 0
-        target = serving_client.colorize_file(
-            client, source, args.output or source.with_name(f"{source.stem}_colorized.png"))
-        print(f"Colorized {source} -> {target}")
+            return _colorize_folder(args, client, source)
+        try:
+            return _colorize_photo(args, client, source)
+        except serving_client.PhotosRefused as refused:
+            print(f"{'stdin' if args.input == '-' else source}: {refused.reasons[0]}", file=sys.stderr)
+            return 1
+
+
+def _colorize_folder(args, client, source):
+    target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
+    written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
+    for path, error in failed.items():
+        print(f"skipped {path}: {error}", file=sys.stderr)
+    print(f"Colorized {len(written)} images from {source} into {target}"
+          + (f"; {len(failed)} refused (listed above)" if failed else ""))
+    return 0 if written and not failed else 1
+
+
+def _colorize_photo(args, client, source):
+    """One photo from a file or stdin (``-``) into a file or stdout (``-``)."""
+    from_stdin = args.input == "-"
+    if args.output == "-" or (from_stdin and args.output is None):
+        if from_stdin:
+            serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
+        else:
+            with source.open("rb") as photo:
+                serving_client.colorize_stream(client, photo, sys.stdout.buffer)
         return 0
+    target = serving_client.colorize_file(client, sys.stdin.buffer if from_stdin else source,
+                                          args.output or source.with_name(f"{source.stem}_colorized.png"))
+    print(f"Colorized {'stdin' if from_stdin else source} -> {target}", file=sys.stderr if from_stdin else sys.stdout)
+    return 0
 
 
 def _serving_config(args):
@@ -88,11 +109,9 @@ def _serving_config(args):
     return 0
 
 
-@_reports_rpc_errors
+@_reports_client_errors
 def _model_status(args):
-    from .client import ColorizeClient
-
-    with ColorizeClient(args.server, model_name=args.model_name, timeout=args.timeout) as client:
+    with _client(args) as client:
         statuses = client.status()
     for status in statuses:
         error = f"  error: {status['error']}" if status["error"] else ""
@@ -100,10 +119,28 @@ def _model_status(args):
     return 0 if any(status["state"] == "AVAILABLE" for status in statuses) else 1
 
 
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
 def _add_client_flags(parser):
+    """Flags of the commands that call a server (colorize, model-status)."""
     parser.add_argument("--server", default=f"127.0.0.1:{contract.GRPC_PORT}", help="gRPC address HOST:PORT (default: %(default)s)")
     parser.add_argument("--model-name", default=contract.MODEL_NAME)
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
+    parser.add_argument("--timeout", type=_positive(float), default=60.0,
+                        help="seconds per request (default: %(default)s)")
+    parser.add_argument("--retry-seconds", type=float, default=serving_client.DEFAULT_RETRY_SECONDS,
+                        help="how long to keep retrying while the server is unavailable (starting, restarting), "
+                             "with exponential backoff; 0 never retries (default: %(default)s)")
+    pinned = parser.add_mutually_exclusive_group()
+    pinned.add_argument("--version", type=int, help="pin a model version (default: the newest served)")
+    pinned.add_argument("--version-label", help="a version label the server maps to a version, e.g. stable")
 
 
 def register(subparsers):
@@ -127,8 +164,9 @@ def register(subparsers):
     colorize.add_argument("-o", "--output",
                           help="output file (folder for a folder input; - for stdout); default: beside the input")
     _add_client_flags(colorize)
-    colorize.add_argument("--version", type=int, help="pin a model version (default: the newest served)")
-    colorize.add_argument("--batch-size", type=int, default=8, help="images per request for folders")
+    colorize.add_argument("--batch-size", type=_positive(int), default=8,
+                          help="images per request for folders; fewer when the server says its limit is lower "
+                               "(default: %(default)s)")
     colorize.set_defaults(func=_colorize)
 
     config = subparsers.add_parser("serving-config",
@@ -149,7 +187,6 @@ def main(argv=None):
     Starts in seconds because it does not import the training stack (TFX, Beam): meant for
     serving containers and scripts that only serve or call a server.
     """
-    import argparse
     import logging
 
     parser = argparse.ArgumentParser(prog="colornet-serving", description=__doc__)

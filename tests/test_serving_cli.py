@@ -79,7 +79,7 @@ def test_colorize_stdin_to_stdout(served, monkeypatch, capsysbinary):
 
 def test_unreachable_server_is_reported_without_traceback(tmp_path, capsys):
     closed = f"127.0.0.1:{free_port()}"
-    assert cli.main(["model-status", "--server", closed, "--timeout", "2"]) == 1
+    assert cli.main(["model-status", "--server", closed, "--timeout", "2", "--retry-seconds", "1"]) == 1
     assert f"{closed}: UNAVAILABLE" in capsys.readouterr().err
 
 

@@ -62,7 +62,7 @@ def test_real_tensorflow_model_server_serves_the_push_dir(tmp_path):
     write_serving_config(models, tmp_path / "config", settings)
     process = subprocess.Popen(local_server_command(tmp_path / "config", settings))
     try:
-        with ColorizeClient(f"127.0.0.1:{grpc_port}", retries=8) as client:
+        with ColorizeClient(f"127.0.0.1:{grpc_port}", retry_seconds=60) as client:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 try:
