@@ -6,6 +6,7 @@ import os
 from tfx import v1 as tfx
 
 from ..components.evaluation.evaluator import latest_verdict
+from . import disk_space
 from . import pipeline as pipeline_lib
 from .freshness import run_unless_unchanged
 from .progress import component_progress
@@ -20,6 +21,7 @@ def run(config, dag_runner=None):
     ``dag_runner`` orchestrates (default: ``LocalDagRunner``); metadata is SQLite under the workdir.
     """
     os.makedirs(config.workdir, exist_ok=True)
+    disk_space.warn_if_low(config.workdir)
     config = dataclasses.replace(config, beam_args=DEFAULT_BEAM_ARGS + list(config.beam_args))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)

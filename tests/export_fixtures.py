@@ -24,6 +24,7 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
+from colornet.components.ingestion import provenance
 from colornet.components.model import export, network as model_lib, transform
 from colornet.pipeline.config import ModelConfig
 from colornet.schemas import features
@@ -49,7 +50,8 @@ def raw_instance(encoded):
     height, width = tf.io.decode_image(encoded, channels=3).shape[:2]
     return {features.IMAGE: [encoded], features.ID: [b"photo"],
             features.SHA256: [hashlib.sha256(encoded).hexdigest().encode()],
-            features.HEIGHT: [height], features.WIDTH: [width]}
+            features.HEIGHT: [height], features.WIDTH: [width],
+            **{name: [value.encode()] for name, value in provenance.example_values(None).items()}}
 
 
 def raw_example(encoded):

@@ -14,7 +14,8 @@ from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.server import start_server
 
-TINY_MODEL = {"variant": "fusion", "image_size": 32, "backbone": "mobilenet_v2", "backbone_size": 32}
+TINY_MODEL = {"variant": "fusion", "image_size": 32, "backbone": "mobilenet_v2", "backbone_size": 32,
+              "learning_rate": 3e-3}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def pipeline_run(duotone_photos, tmp_path_factory):
         workdir=str(tmp_path_factory.mktemp("pipeline")),
         model=TINY_MODEL,
         training={"batch_size": 4, "epochs": 2, "seed": 1},
-        train_steps=60,
+        train_steps=80,
         eval_steps=1,
         beam_args=["--direct_running_mode=in_memory"],
     )
