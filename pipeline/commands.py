@@ -35,7 +35,7 @@ def section_overrides(args, section):
     return {name: value for name, value in values.items() if value is not None}
 
 
-def add_pipeline_flags(parser, default_profile="full", default_workdir="runs/colornet"):
+def add_pipeline_flags(parser, default_profile="cpu", default_workdir="runs/colornet"):
     """Flags that describe one pipeline (shared by run, retrain, compile and demo)."""
     parser.add_argument("--workdir", default=default_workdir, help="pipeline root, metadata and pushed models")
     parser.add_argument("--profile", choices=sorted(config_lib.PROFILES), default=default_profile,
@@ -179,7 +179,7 @@ def register(subparsers):
     compile_ = subparsers.add_parser(
         "compile", help="compile the pipeline for Kubeflow Pipelines: Vertex AI or open-source KFP v2")
     compile_.add_argument("--images", required=True, help="photo folder as the cluster sees it (e.g. gs://...)")
-    compile_.add_argument("--target", choices=("vertex", "kfp"), default="vertex",
+    compile_.add_argument("--target", choices=config_lib.KUBEFLOW_TARGETS, default="vertex",
                           help="vertex: a PipelineJob JSON for Vertex AI Pipelines; kfp: a pipeline package (YAML) "
                                "for open-source Kubeflow Pipelines v2 (default: %(default)s)")
     compile_.add_argument("--output", help="default: pipeline.json (vertex), pipeline.yaml (kfp)")

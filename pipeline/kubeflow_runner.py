@@ -37,9 +37,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
 from . import pipeline as pipeline_lib
-from .config import ConfigError
+from .config import KUBEFLOW_TARGETS, ConfigError
 
-TARGETS = ("vertex", "kfp")
 # The executor kinds the open-source backend's Argo compiler implements (compiler/visitor.go).
 KFP_EXECUTOR_KINDS = ("container", "importer")
 # Vertex's AcceleratorType names (NVIDIA_TESLA_T4, NVIDIA_L4, ...); Kubernetes resource names have a domain.
@@ -64,8 +63,8 @@ class KubeflowSettings:
     trainer_node_selector: tuple = ()  # ((label, value), ...): kfp only
 
     def __post_init__(self):
-        if self.target not in TARGETS:
-            raise ConfigError(f"target must be one of {list(TARGETS)}, got {self.target!r}")
+        if self.target not in KUBEFLOW_TARGETS:
+            raise ConfigError(f"target must be one of {list(KUBEFLOW_TARGETS)}, got {self.target!r}")
         if self.trainer_gpu and self.trainer_gpu_count < 1:
             raise ConfigError(f"trainer_gpu_count must be >= 1, got {self.trainer_gpu_count}")
         vertex_name = self.trainer_gpu.startswith(_VERTEX_ACCELERATOR_PREFIX)

@@ -2,7 +2,8 @@
 
 ExampleGen (photos; the newest span) -> StatisticsGen -> ImportSchemaGen (schemas/raw) -> ExampleValidator
 -> Transform (RGB -> Lab; the last N spans) -> Trainer (warm start from the last blessed model) -> Evaluator
-(beats gray, no regression against the last blessed model) -> Pusher (blessed only).
+(beats gray and the best constant color, vivid enough, no regression against the last blessed model)
+-> Pusher (blessed only).
 
 The last blessed model comes from one of two places:
 
@@ -16,12 +17,11 @@ The last blessed model comes from one of two places:
 from tfx import v1 as tfx
 
 from ..components.evaluation.component import BaselineOptionalEvaluator
-from ..components.evaluation.evaluator import eval_config
+from ..components.evaluation.evaluator import EVALUATOR_ID, eval_config
 from ..components.ingestion.component import PhotoExampleGen, span_input_config, stats_options
 from ..components.pusher.component import AtomicPusher
 from .beam_options import component_beam_args
 
-EVALUATOR_ID = "Evaluator"
 PUSHER_ID = "Pusher"
 TRAINER_ID = "Trainer"
 

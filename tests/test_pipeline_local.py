@@ -14,8 +14,9 @@ from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.server import start_server
 
-TINY_MODEL = {"variant": "fusion", "image_size": 32, "backbone": "mobilenet_v2", "backbone_size": 32,
-              "learning_rate": 3e-3}
+# The cpu recipe's network with a (random) classifier fused, so Transform's embedding path runs end to end.
+TINY_MODEL = {"variant": "unet", "image_size": 32, "classifier": True, "backbone": "mobilenet_v2",
+              "backbone_size": 32, "learning_rate": 3e-3}
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from ...pipeline.config import BlessingConfig
 from ...schemas import features, serving_contract as contract
 from . import metrics
 
-EVALUATOR_ID = "Evaluator"
+EVALUATOR_ID = "Evaluator"  # the pipeline's Evaluator node, whose outputs ``latest_verdict`` reads
 
 
 def _below(bound):

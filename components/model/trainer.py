@@ -125,7 +125,7 @@ def run_fn(fn_args):
 
     set_precision_policy()
     with distribution_strategy().scope():
-        model = network.compile_model(network.build_model(model_config), model_config)
+        model = network.compile_model(network.build_model(model_config), model_config, fn_args.train_steps or 1)
         checkpoint = callbacks.EpochCheckpoint(
             training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
         initial_epoch = checkpoint.restore()
@@ -138,13 +138,14 @@ def run_fn(fn_args):
 
     fit_callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-        callbacks.SampleColorizations.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "samples"),
-                                                   training.samples),
         callbacks.ValidationQuality.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "quality"),
                                                  max(1, fn_args.eval_steps or 1)),
         keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
         checkpoint,
     ]
+    if training.samples:
+        fit_callbacks.append(callbacks.SampleColorizations.from_dataset(
+            eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples))
     if training.time_budget_minutes:
         fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
     epochs = max(1, training.epochs)

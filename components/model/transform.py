@@ -33,7 +33,7 @@ def preprocessing_fn(inputs, custom_config):
         ),
     )
     outputs = {features.L: lightness, features.AB: ab}
-    if config.variant == "fusion":
+    if config.uses_classifier:
         # Once per photo here instead of every training step (see network.py).
         backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name="classifier")
         outputs[features.EMBEDDING] = network.classifier_embedding(
