@@ -94,3 +94,28 @@ def test_sigterm_stops_the_server_gracefully(models):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert "Server stopped." in process.stdout.read()
+
+
+def test_serve_help_documents_every_limit_and_what_bad_input_gets(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--max-request-bytes", "--max-inflight-bytes", "--max-batch-size", "--max-execution-batch-size",
+                 "--max-concurrent-batches", "--max-image-pixels", "--max-request-pixels", "--max-inflight-pixels",
+                 "--queue-timeout-seconds", "--workers", "--max-concurrent-rpcs", "--rest-max-connections",
+                 "--rest-read-timeout-seconds", "--rest-idle-timeout-seconds", "--listen-backlog",
+                 "--version-label", "--release-memory"):
+        assert flag in text
+    for answer in ("INVALID_ARGUMENT; 400", "RESOURCE_EXHAUSTED; 429", "UNAVAILABLE; 503", "NOT_FOUND; 404",
+                   "Task size N is larger than maximum input batch size M", "(default: 32)"):
+        assert answer in text
+
+
+def test_serve_refuses_a_label_for_a_version_it_cannot_serve(models):
+    """TF Serving's code and wording for a label on a version that is not available."""
+    command = [*SERVING_COMMANDS, "serve", "--model-dir", str(models), "--port", "0", "--version-label", "stable=99"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Request to assign label to version 99 of model colornet, which is not currently available for " \
+           "inference" in result.stderr
