@@ -21,7 +21,7 @@ HTTP status, body {{"error": "..."}}):
                                     (REST body over --max-request-bytes: 413 before it is read)
   server busy (payload, pixel or graph-run budget full)           UNAVAILABLE; 503 (retry)
   unknown model or version                                        NOT_FOUND; 404
-  REST request not complete within --rest-read-timeout-seconds    408; malformed HTTP 400
+  REST request not complete within --read-timeout-seconds    408; malformed HTTP 400
 A photo the model cannot decode fails alone: its "errors" output says why and its PNG is empty;
 a request whose photos all fail (or that filtered "errors" out) is INVALID_ARGUMENT naming them.
 Memory: decoding and colorizing cost about {BYTES_PER_PIXEL} bytes per input pixel, so the defaults

@@ -6,7 +6,7 @@ chunked bodies, keep-alive. This module adds what a server facing strangers need
 
 * every connection is a coroutine on the server's event loop, so an idle or half-sent
   connection costs no thread; at most ``rest_max_connections`` are open (more: 503, closed);
-* a request must arrive whole (headers and body) within ``rest_read_timeout_seconds`` of its
+* a request must arrive whole (headers and body) within ``read_timeout_seconds`` of its
   first byte (else 408, closed), an idle keep-alive connection is closed after
   ``rest_idle_timeout_seconds``, a reply that the client does not read is dropped after the
   read timeout;
@@ -110,14 +110,14 @@ class HttpServer:
                 raise _Timeout(clock["started"]) from None
             if data and not clock["started"]:
                 clock["started"] = True
-                clock["deadline"] = loop.time() + self.limits.rest_read_timeout_seconds
+                clock["deadline"] = loop.time() + self.limits.read_timeout_seconds
             connection.receive_data(data)
 
     async def _exchange(self, connection, reader, writer):
         """Reads one request and answers it; True when the connection may carry another."""
         loop = asyncio.get_running_loop()
         clock = {"started": bool(connection.trailing_data[0]),
-                 "deadline": loop.time() + (self.limits.rest_read_timeout_seconds if connection.trailing_data[0]
+                 "deadline": loop.time() + (self.limits.read_timeout_seconds if connection.trailing_data[0]
                                             else self.limits.rest_idle_timeout_seconds)}
         try:
             request = await self._receive(connection, reader, clock)
@@ -140,7 +140,7 @@ class HttpServer:
         except _Timeout as timeout:
             if timeout.started:
                 await self._reply(connection, writer, 408, error_json(
-                    f"the request did not arrive within {self.limits.rest_read_timeout_seconds:g} s"), close=True)
+                    f"the request did not arrive within {self.limits.read_timeout_seconds:g} s"), close=True)
             return False
         except h11.RemoteProtocolError as error:
             await self._reply(connection, writer, error.error_status_hint, error_json(f"bad HTTP request: {error}"),
@@ -190,13 +190,13 @@ class HttpServer:
             data += connection.send(h11.Data(data=body))
         data += connection.send(h11.EndOfMessage())
         writer.write(data)
-        await asyncio.wait_for(writer.drain(), self.limits.rest_read_timeout_seconds)
+        await asyncio.wait_for(writer.drain(), self.limits.read_timeout_seconds)
 
     async def _send_raw(self, writer, status, message):
         body = error_json(message).encode()
         writer.write(f"HTTP/1.1 {status} {_reason(status).decode()}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
-        await asyncio.wait_for(writer.drain(), self.limits.rest_read_timeout_seconds)
+        await asyncio.wait_for(writer.drain(), self.limits.read_timeout_seconds)
 
 
 def _reason(status):

@@ -2,8 +2,9 @@
 
 The server prices every photo in pixels before the graph decodes it (``admission.py``), for the
 formats the serving graph decodes (``serving_contract.ACCEPTED_IMAGE_MAGIC``): JPEG (the first
-SOF marker), PNG (IHDR), GIF (logical screen x the number of frames, since TensorFlow's
-``decode_gif`` decodes every frame even when the graph keeps the first) and BMP. Bytes of any
+SOF marker), PNG (IHDR), GIF (the larger of the logical screen and the first frame, times the
+number of frames, since TensorFlow's ``decode_gif`` decodes every frame even when the graph keeps
+the first) and BMP. Bytes of any
 other format are not priced: the graph refuses them by their leading bytes, before decoding.
 
 Hand-written rather than Pillow: Pillow refuses to even report the size of a header over its own
@@ -96,7 +97,9 @@ def _gif(data):
             break
         if block == 0x2C:  # image descriptor: a frame
             frames += 1
-            (frame_flags,) = struct.unpack_from("<B", data, position + 9)
+            frame_width, frame_height, frame_flags = struct.unpack_from("<HHB", data, position + 5)
+            if frames == 1:  # TensorFlow sizes its output by the first frame
+                width, height = max(width, frame_width), max(height, frame_height)
             position += 10 + (3 << ((frame_flags & 7) + 1) if frame_flags & 0x80 else 0) + 1  # + LZW code size
         elif block == 0x21:  # extension: introducer and label
             position += 2

@@ -80,8 +80,9 @@ class ServingLimits:
     max_message_bytes: int = _limit(DEFAULT_MAX_MESSAGE_BYTES, "largest gRPC response message, in bytes "
                                                                "(gRPC's own default is 4 MB)")
     rest_max_connections: int = _limit(256, "open REST connections at once; more get 503 and are closed")
-    rest_read_timeout_seconds: float = _limit(30.0, "time a REST client has to send a whole request "
-                                                    "(headers and body) once it started; else 408")
+    read_timeout_seconds: float = _limit(30.0, "time a client has to send a whole request once it started (REST: "
+                                               "headers and body, else 408; gRPC: the request message, else "
+                                               "DEADLINE_EXCEEDED)")
     rest_idle_timeout_seconds: float = _limit(60.0, "idle keep-alive REST connections are closed after this")
     listen_backlog: int = _limit(128, "REST listen backlog (connections the kernel queues before accept)")
 

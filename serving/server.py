@@ -86,6 +86,37 @@ class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
                             "config reloads are not supported: this server watches one model dir")
 
 
+class _RequestDeadline(grpc.aio.ServerInterceptor):
+    """Every unary call must deliver its request message within ``seconds`` of its start.
+
+    gRPC waits for a unary request without limit: a client that opens calls and never sends their
+    message would hold them, and the concurrent-call slots, forever. Each unary method is served as
+    a stream-unary one (the same bytes on the wire) that reads its one message under a timeout.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.response_streaming:
+            return handler
+        unary, seconds = handler.unary_unary, self.seconds
+
+        async def read_then_answer(request_iterator, context):
+            try:
+                request = await asyncio.wait_for(request_iterator.__aiter__().__anext__(), seconds)
+            except asyncio.TimeoutError:
+                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                    f"the request message did not arrive within {seconds:g} s")
+            except StopAsyncIteration:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
+            return await unary(request, context)
+
+        return grpc.stream_unary_rpc_method_handler(read_then_answer, request_deserializer=handler.request_deserializer,
+                                                    response_serializer=handler.response_serializer)
+
+
 def _address(host, port):
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
@@ -108,7 +139,8 @@ class _EventLoopThread:
 
 
 async def _start_grpc(service, pool, host, port, limits):
-    server = grpc.aio.server(maximum_concurrent_rpcs=limits.max_concurrent_rpcs, options=[
+    server = grpc.aio.server(interceptors=[_RequestDeadline(limits.read_timeout_seconds)],
+                             maximum_concurrent_rpcs=limits.max_concurrent_rpcs, options=[
         # Over-limit messages are refused by gRPC before the handler sees them: keep its limit above
         # ours so that an oversized request gets the handler's clearer RESOURCE_EXHAUSTED message.
         ("grpc.max_receive_message_length", limits.max_request_bytes + MiB),

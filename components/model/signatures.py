@@ -66,10 +66,14 @@ def image_errors(images):
     """
     count = tf.size(images, out_type=tf.int64)
     known = tf.map_fn(_starts_known, images, fn_output_signature=tf.TensorSpec([], tf.bool))
+    options = tf.data.Options()
+    options.autotune.enabled = False  # one short pass per request: no tuning thread, no rewrites
+    options.experimental_optimization.apply_default_optimizations = False
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images, known))
                .filter(lambda index, image, is_known: is_known)
                .map(lambda index, image, is_known: _decodes_with_color(index, image))
-               .ignore_errors())
+               .ignore_errors()
+               .with_options(options))
     initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool))
     decodable, color_ok = decoded.reduce(initial, lambda state, item: (
         tf.tensor_scatter_nd_update(state[0], [[item[0]]], [True]),
