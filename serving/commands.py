@@ -11,22 +11,24 @@ from ..schemas import serving_contract as contract
 from .limits import BYTES_PER_PIXEL, ServingLimits, add_limit_flags, limits_from_args
 
 _SERVE_EPILOG = f"""\
-Every request is checked against the limits above before anything is expanded or decoded; each
-photo's width x height is read from its header. What a bad request gets back (gRPC status; REST
-HTTP status, body {{"error": "..."}}):
-  malformed tensor (dtype, shape, declared elements not carried), bad JSON or
-  base64, unreadable or over-limit photo, too many photos ("Task size N is larger
-  than maximum input batch size M"), unknown version label  INVALID_ARGUMENT; 400
-  request over --max-request-bytes or --max-request-pixels        RESOURCE_EXHAUSTED; 429
-                                    (REST body over --max-request-bytes: 413 before it is read)
-  server busy (payload, pixel or graph-run budget full)           UNAVAILABLE; 503 (retry)
-  unknown model or version                                        NOT_FOUND; 404
-  REST request not complete within --read-timeout-seconds    408; malformed HTTP 400
-A photo the model cannot decode fails alone: its "errors" output says why and its PNG is empty;
-a request whose photos all fail (or that filtered "errors" out) is INVALID_ARGUMENT naming them.
-Memory: decoding and colorizing cost about {BYTES_PER_PIXEL} bytes per input pixel, so the defaults
-keep the pixels in flight under {ServingLimits().max_inflight_pixels * BYTES_PER_PIXEL / 2**30:.1f} GiB;
-the README gives the whole bound.
+Every request is checked against these limits before anything is expanded or decoded (each
+photo's width x height is read from its header). What bad input gets back, gRPC status / REST
+HTTP status with TF Serving's body {{"error": "..."}}:
+  INVALID_ARGUMENT / 400   malformed tensor (dtype, shape, fewer elements than declared), bad JSON
+                           or base64, unreadable header, photo over --max-image-pixels, more than
+                           --max-batch-size photos ("Task size N is larger than maximum input batch
+                           size M"), unknown version label, every photo of the request undecodable
+  RESOURCE_EXHAUSTED / 429 request over --max-request-bytes or --max-request-pixels (REST: a body
+                           over --max-request-bytes is 413, refused before it is read)
+  UNAVAILABLE / 503        server busy: byte, pixel or graph-run budget full (clients retry)
+  NOT_FOUND / 404          unknown model or version, or no version loaded yet
+  DEADLINE_EXCEEDED / 408  request not complete within --read-timeout-seconds
+  - / 400, 431             malformed HTTP (bad Content-Length, oversized headers)
+A photo the graph cannot decode fails alone: its "errors" output says why and its PNG is empty;
+a request whose photos all fail, or that filtered "errors" out, is INVALID_ARGUMENT naming them.
+Memory: decoding and colorizing cost at most about {BYTES_PER_PIXEL} bytes per input pixel, so the
+default --max-inflight-pixels holds decoded photos under \
+{ServingLimits().max_inflight_pixels * BYTES_PER_PIXEL / 2**30:.1f} GiB; the README gives the whole bound.
 """
 
 

@@ -56,7 +56,7 @@ def _limit(default, help):
 
 @dataclasses.dataclass(frozen=True)
 class ServingLimits:
-    """Every limit of the embedded server; the defaults keep one server under about 4 GiB (README)."""
+    """Every limit of the embedded server; ``memory_bound_bytes`` is the memory they allow (README: figures)."""
 
     max_request_bytes: int = _limit(32 * MiB, "largest gRPC request message or REST body, in bytes")
     max_inflight_bytes: int = _limit(128 * MiB, "request payload bytes held at once by all requests; "

@@ -8,7 +8,9 @@ Both protocols run on one asyncio event loop in a background thread (``grpc.aio`
 ``http_server``): a connection that sends slowly, or never finishes its request, costs a
 coroutine, not a thread. The blocking work (checking, decoding, TensorFlow) runs on a pool of
 ``ServingLimits.workers`` threads, and every request is admitted by ``Admission`` first
-(``admission.py``). ``start_server`` runs it in-process; ``serve`` blocks until SIGTERM/SIGINT.
+(``admission.py``); a unary gRPC call must deliver its message within the read timeout
+(``_RequestDeadline``), as a REST request must (``http_server``). ``start_server`` runs it
+in-process; ``serve`` blocks until SIGTERM/SIGINT.
 """
 import asyncio
 import concurrent.futures
@@ -217,25 +219,30 @@ def start_server(model_dir, host="127.0.0.1", port=0, model_name=contract.MODEL_
     store = ModelStore(model_dir, name=model_name, num_versions=num_versions, poll_seconds=poll_seconds,
                        warmup=functools.partial(replay_warmup_requests, admission=admission),
                        version_labels=version_labels).start()
-    loop, pool = None, None
     try:
         store.check_version_labels()
-        service = Service(store, admission)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="serve")
-        loop = _EventLoopThread()
-        grpc_server, bound = loop.call(_start_grpc(service, pool, host, port, limits))
-        running = RunningServer(store, host, bound, loop, grpc_server, pool)
-        if rest_port is not None:
-            from .rest import start_rest_server
-
-            running.rest_server = loop.call(start_rest_server(service, pool, host, rest_port))
-    except BaseException:
-        if loop is not None:
-            loop.close()
-        if pool is not None:
-            pool.shutdown(wait=False)
+    except ServingError:
         store.stop()
         raise
+    service = Service(store, admission)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="serve")
+    loop = _EventLoopThread()
+    try:
+        grpc_server, bound = loop.call(_start_grpc(service, pool, host, port, limits))
+    except BaseException:
+        loop.close()
+        pool.shutdown(wait=False)
+        store.stop()
+        raise
+    running = RunningServer(store, host, bound, loop, grpc_server, pool)
+    if rest_port is not None:
+        from .rest import start_rest_server
+
+        try:
+            running.rest_server = loop.call(start_rest_server(service, pool, host, rest_port))
+        except BaseException:
+            running.stop(grace=0)
+            raise
     log.info("serving model %s from %s on %s", model_name, model_dir, running.address)
     return running
 

@@ -102,7 +102,8 @@ def test_serve_help_documents_every_limit_and_what_bad_input_gets(capsys):
                  "--read-timeout-seconds", "--rest-idle-timeout-seconds", "--listen-backlog",
                  "--version-label", "--release-memory"):
         assert flag in text
-    for answer in ("INVALID_ARGUMENT; 400", "RESOURCE_EXHAUSTED; 429", "UNAVAILABLE; 503", "NOT_FOUND; 404",
+    for answer in ("INVALID_ARGUMENT / 400", "RESOURCE_EXHAUSTED / 429", "UNAVAILABLE / 503", "NOT_FOUND / 404",
+                   "DEADLINE_EXCEEDED / 408",
                    "Task size N is larger than maximum input batch size M", "(default: 32)"):
         assert answer in text
 
