@@ -26,7 +26,6 @@ import logging
 import os
 import pathlib
 import random
-import re
 import secrets
 import time
 
@@ -36,15 +35,13 @@ from ..schemas import serving_contract as contract
 from . import tensors, wire
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
 from .images import ImageTooLarge, image_files, transcode_for_serving
+from .limits import batch_limit_from_message
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_SECONDS = 30.0
 _FIRST_BACKOFF_SECONDS = 0.1
 _MAX_BACKOFF_SECONDS = 1.0
-# TF Serving's batch schedulers (TensorFlow's shared_batch_scheduler.h; the older
-# streaming_batch_scheduler.h says "maximum batch size"), answered as INVALID_ARGUMENT.
-_BATCH_LIMIT = re.compile(r"is larger than maximum (?:input )?batch size (\d+)")
 # Codes a server answers when a request's photos (not the server) are the problem.
 _PER_PHOTO_CODES = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
@@ -274,8 +271,7 @@ def _state_name(number):
 
 
 def _batch_limit(error):
-    match = _BATCH_LIMIT.search(error.details() or "")
-    return int(match[1]) if match else None
+    return batch_limit_from_message(error.details())
 
 
 def _servable_photos(images):

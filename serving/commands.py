@@ -1,6 +1,7 @@
 """Serving sub-commands of ``colornet``: serve, colorize, serving-config, model-status."""
 import argparse
 import functools
+import os
 import pathlib
 import sys
 
@@ -8,11 +9,59 @@ import grpc
 
 from ..schemas import serving_contract as contract
 from . import client as serving_client
-from . import defaults
+from .limits import BYTES_PER_PIXEL, ServingLimits, add_limit_flags, limits_from_args
+
+_SERVE_EPILOG = f"""\
+Every request is checked against these limits before anything is expanded or decoded (each
+photo's width x height is read from its header). What bad input gets back, gRPC status / REST
+HTTP status with TF Serving's body {{"error": "..."}}:
+  INVALID_ARGUMENT / 400   malformed tensor (dtype, shape, fewer elements than declared), bad JSON
+                           or base64, unreadable header, photo over --max-image-pixels, more than
+                           --max-batch-size photos ("Task size N is larger than maximum input batch
+                           size M"), unknown version label, every photo of the request undecodable
+  RESOURCE_EXHAUSTED / 429 request over --max-request-bytes or --max-request-pixels (REST: a body
+                           over --max-request-bytes is 413, refused before it is read)
+  UNAVAILABLE / 503        server busy: byte, pixel or graph-run budget full (clients retry)
+  NOT_FOUND / 404          unknown model or version, or no version loaded yet
+  DEADLINE_EXCEEDED / 408  request not complete within --read-timeout-seconds
+  - / 400, 431             malformed HTTP (bad Content-Length, oversized headers)
+A photo the graph cannot decode fails alone: its "errors" output says why and its PNG is empty;
+a request whose photos all fail, or that filtered "errors" out, is INVALID_ARGUMENT naming them.
+Memory: decoding and colorizing cost at most about {BYTES_PER_PIXEL} bytes per input pixel, so the
+default --max-inflight-pixels holds decoded photos under \
+{ServingLimits().max_inflight_pixels * BYTES_PER_PIXEL / 2**30:.1f} GiB; the README gives the whole bound.
+"""
+
+
+def version_label(text):
+    """``LABEL=VERSION`` (a ``--version-label`` value) -> (label, version)."""
+    label, _, version = text.partition("=")
+    if not label or "/" in label or ":" in label or not version.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LABEL=VERSION (e.g. stable=1700000000), got {text!r}")
+    return label, int(version)
+
+
+def _labels(pairs):
+    labels = dict(pairs or ())
+    if len(labels) != len(pairs or ()):
+        raise SystemExit("each --version-label LABEL may be given once")
+    return labels
 
 
 def _serve(args):
-    from .predict import RequestLimits
+    try:
+        limits = limits_from_args(args)
+    except ValueError as error:
+        print(f"invalid limits: {error}", file=sys.stderr)
+        return 2
+    if args.release_memory:
+        # TensorFlow's oneDNN allocator keeps its pool for reuse; the plain one gives memory back.
+        # Read once when TensorFlow loads: set before the server imports it.
+        if "tensorflow" in sys.modules:
+            print("--release-memory must be set before TensorFlow is loaded", file=sys.stderr)
+            return 2
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    from .errors import ServingError
     from .server import serve
 
     def announce(running):
@@ -20,10 +69,14 @@ def _serve(args):
         print(f"Serving model {args.model_name!r} from {args.model_dir} on {running.address} (gRPC){rest}; "
               f"Ctrl-C or SIGTERM stops it.", flush=True)
 
-    serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
-          poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
-          max_message_bytes=args.max_message_bytes, on_ready=announce,
-          limits=RequestLimits(args.max_request_bytes, args.max_pixels))
+    try:
+        serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
+              poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
+              on_ready=announce, limits=limits, version_labels=_labels(args.version_label),
+              release_memory=args.release_memory)
+    except (ServingError, OSError) as error:
+        print(f"cannot serve: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 1
     print("Server stopped.", flush=True)
     return 0
 
@@ -100,7 +153,7 @@ def _colorize_photo(args, client, source):
 def _serving_config(args):
     from .serving_config import ServingSettings, local_server_command, write_serving_config
 
-    settings = ServingSettings(model_name=args.model_name)
+    settings = ServingSettings(model_name=args.model_name, version_labels=_labels(args.version_label))
     for path in write_serving_config(args.model_dir, args.output, settings):
         print(f"wrote {path}")
     compose = pathlib.Path(args.output) / "docker-compose.yml"
@@ -144,7 +197,11 @@ def _add_client_flags(parser):
 
 
 def register(subparsers):
-    serve = subparsers.add_parser("serve", help="serve pushed models over gRPC (TF Serving's API) until stopped")
+    serve = subparsers.add_parser(
+        "serve", help="serve pushed models over gRPC (TF Serving's API) and REST until stopped",
+        description="Serve the versions the Pusher writes over TF Serving's gRPC API (and its REST API with "
+                    "--rest-port), within the request budget below.",
+        epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--model-dir", required=True, help="the Pusher's base dir: <dir>/<version>/saved_model.pb")
     serve.add_argument("--model-name", default=contract.MODEL_NAME)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 for all)")
@@ -152,11 +209,15 @@ def register(subparsers):
     serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
     serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     serve.add_argument("--num-versions", type=int, default=1, help="how many of the newest versions to keep loaded")
-    serve.add_argument("--max-request-bytes", type=int, default=defaults.DEFAULT_MAX_REQUEST_BYTES)
-    serve.add_argument("--max-pixels", type=int, default=defaults.DEFAULT_MAX_PIXELS,
-                       help="largest image accepted, in pixels (read from its header)")
-    serve.add_argument("--max-message-bytes", type=int, default=defaults.DEFAULT_MAX_MESSAGE_BYTES,
-                       help="gRPC message size limit (default: %(default)s; gRPC's own is 4 MB)")
+    serve.add_argument("--version-label", action="append", type=version_label, metavar="LABEL=VERSION",
+                       help="name a version (repeatable; TF Serving's version_labels): requests may ask for "
+                            "/labels/LABEL (REST) or model_spec.version_label (gRPC); with labels, exactly the "
+                            "labelled versions are served, and each must be loadable at start")
+    serve.add_argument("--release-memory", action="store_true",
+                       help="give memory back to the OS after large requests: TensorFlow's plain allocator "
+                            "instead of its oneDNN pool (TF_ENABLE_ONEDNN_OPTS=0; CPU inference about 1.3-1.7x "
+                            "slower, measured) and malloc_trim once idle")
+    add_limit_flags(serve.add_argument_group("request budget and transport limits"))
     serve.set_defaults(func=_serve)
 
     colorize = subparsers.add_parser("colorize", help="colorize a photo, a folder or stdin through a running server")
@@ -174,6 +235,9 @@ def register(subparsers):
     config.add_argument("--model-dir", required=True, help="the Pusher's base dir to serve")
     config.add_argument("--output", required=True, help="folder for the generated files")
     config.add_argument("--model-name", default=contract.MODEL_NAME)
+    config.add_argument("--version-label", action="append", type=version_label, metavar="LABEL=VERSION",
+                        help="write TF Serving's version_labels (repeatable); the config then serves exactly the "
+                             "labelled versions (a 'specific' version policy)")
     config.set_defaults(func=_serving_config)
 
     status = subparsers.add_parser("model-status", help="print the version states of a served model")
