@@ -7,7 +7,7 @@ WORKDIR  ?= runs/demo
 # python3.10 on PATH, else a pyenv-installed 3.10 (pyenv's shim refuses when 3.10 is not the active version).
 PYTHON310 ?= $(shell python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
 
-.PHONY: install run test test-slow lock clean
+.PHONY: install run test test-slow lock lock-gpu wheel clean
 
 # Strict editable install: a link tree under build/ that editors and static analysers follow. It
 # links the files present at install time, so any change to the package's files reinstalls it.
@@ -37,6 +37,16 @@ test-slow: install
 
 lock:
 	uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.10 --python-platform x86_64-unknown-linux-gnu
+
+## The GPU step image's lock: requirements.lock plus TensorFlow's CUDA wheels (pipeline/docker/).
+lock-gpu:
+	uv pip compile --quiet pipeline/docker/requirements-gpu.in -c requirements.lock \
+	  -o pipeline/docker/requirements-gpu.lock --custom-compile-command "make lock-gpu" \
+	  --python "$(PYTHON310)" --python-version 3.10 --python-platform x86_64-unknown-linux-gnu
+
+## The colornet wheel (built through its sdist, so nothing stale under build/ gets in): dist/colornet-*.whl
+wheel:
+	uv build --out-dir dist .
 
 clean:
 	rm -rf $(VENV) runs

@@ -41,6 +41,7 @@ setuptools.setup(
         "tensorflow-serving-api==2.16.1",
         "scikit-image",
         "pillow",
+        "requests",
         "tqdm",
     ],
     extras_require={"test": ["pytest"]},

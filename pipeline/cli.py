@@ -21,7 +21,7 @@ from ..components.ingestion import commands as ingestion_commands
 from ..components.ingestion.unsplash import commands as unsplash_commands
 from ..serving import commands as serving_commands
 from . import commands as pipeline_commands
-from . import demo
+from . import demo, disk_space
 from .config import ConfigError
 
 
@@ -47,6 +47,20 @@ def main(argv=None):
     except ConfigError as error:
         print(f"colornet {args.command}: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # pylint: disable=broad-except
+        full = disk_space.disk_full(error)
+        if full is None:
+            raise
+        print(f"colornet {args.command}: {disk_space.describe(full, _output_folder(args))}", file=sys.stderr)
+        return 1
+
+
+def _output_folder(args):
+    """Where a command writes (the file system to blame for a full disk when the error names no file)."""
+    for name in ("workdir", "output", "images"):
+        if getattr(args, name, None):
+            return getattr(args, name)
+    return os.getcwd()
 
 
 if __name__ == "__main__":

@@ -46,18 +46,22 @@ def _load_record(config):
 def run_unless_unchanged(config, execute):
     """Calls ``execute()`` unless caching is on and photos and config match the last success.
 
-    Returns whether it ran. The fingerprint is taken before the run, so photos that arrive while
-    it runs still count as new next time. Remote photo folders (gs://...) are always run.
+    ``execute`` returns a line saying how the run ended (the Evaluator's verdict); it is kept with
+    the fingerprint and repeated when a rerun is skipped, so a rerun after a refused model says why
+    nothing happens. Returns whether it ran. The fingerprint is taken before the run, so photos that
+    arrive while it runs still count as new next time. Remote photo folders (gs://...) are always run.
     """
     if not os.path.isdir(config.images_dir):
         execute()
         return True
     fingerprint = run_fingerprint(config)
-    if config.enable_cache and _load_record(config) == fingerprint:
-        print(f"No new photos and no config change since the last successful run in {config.workdir}: "
-              "nothing to do (--no-cache runs anyway).", flush=True)
+    record = _load_record(config) or {}
+    if config.enable_cache and {key: record.get(key) for key in fingerprint} == fingerprint:
+        outcome = f" It ended: {record['outcome']}" if record.get("outcome") else ""
+        print(f"No new photos and no config change since the last successful run in {config.workdir}, so nothing "
+              f"to do; --no-cache runs it again.{outcome}", flush=True)
         return False
-    execute()
-    with open(_record_path(config), "w") as record:
-        json.dump(fingerprint, record)
+    outcome = execute()
+    with open(_record_path(config), "w") as record_file:
+        json.dump({**fingerprint, "outcome": outcome}, record_file)
     return True

@@ -8,7 +8,9 @@ cores pays that back only for enough photos, and "enough" depends on what a phot
 the classifier embedding dominates (Transform and the Evaluator compute it). So ``beam_args``
 counts the photo files (stopping at the threshold, so a huge folder costs no more than the
 threshold's worth of listing) and picks multi-processing from ``MULTIPROCESS_MIN_PHOTOS``
-photos on. Any DirectRunner or runner flag the user gives (``--beam-arg``) replaces the choice.
+photos on. Any DirectRunner flag the user gives (``--beam-arg``) replaces the choice, and so does
+another runner named for the components' Beam jobs, whose options these are not
+(``--direct_num_workers=0`` would reach a portable job server as "one worker per CPU").
 """
 import dataclasses
 import itertools
@@ -17,17 +19,20 @@ import os
 
 from tfx import v1 as tfx
 
+from ..components.evaluation.evaluator import latest_verdict
+from . import disk_space
 from . import pipeline as pipeline_lib
+from .beam_options import uses_direct_runner
 from .freshness import run_unless_unchanged
 from .progress import component_progress
 
 IN_PROCESS_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 MULTI_PROCESS_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]  # 0: one per core
-# Flags with which the user takes the choice over.
-_USER_RUNNER_FLAGS = ("--runner", "--direct_running_mode", "--direct_num_workers")
+# DirectRunner flags with which the user takes the choice over.
+_USER_DIRECT_FLAGS = ("--direct_running_mode", "--direct_num_workers")
 
-# Photos from which one worker per core finishes sooner than one in-process worker, by the fusion
-# model's classifier (None: alpha and beta, no classifier). Break-even of benchmarks/beam_stages.py's
+# Photos from which one worker per core finishes sooner than one in-process worker, by the classifier
+# the model fuses (None: none). Break-even of benchmarks/beam_stages.py's
 # figures (results/beam_stages.json) on 2 cores: 4 jobs x multi-process start-up per job =
 # photos x CPU-seconds per photo over the four stages x (1 - 1/2); see docs/scale.md.
 MULTIPROCESS_MIN_PHOTOS = {None: 20_000, "mobilenet_v2": 3_000, "inception_resnet_v2": 400}
@@ -50,9 +55,9 @@ def count_files(images_dir, limit):
 def beam_args(config):
     """The DirectRunner settings for this run, followed by the user's Beam args."""
     user_args = list(config.beam_args)
-    if any(arg.split("=")[0] in _USER_RUNNER_FLAGS for arg in user_args):
+    if not uses_direct_runner(user_args) or any(arg.split("=")[0] in _USER_DIRECT_FLAGS for arg in user_args):
         return user_args
-    threshold = MULTIPROCESS_MIN_PHOTOS[config.model.backbone if config.model.variant == "fusion" else None]
+    threshold = MULTIPROCESS_MIN_PHOTOS[config.model.backbone if config.model.uses_classifier else None]
     photos = count_files(config.images_dir, threshold)
     multi = photos is None or photos >= threshold
     logging.info("Beam DirectRunner: %s (%s photo files; multi-processing from %d for this model)",
@@ -61,12 +66,13 @@ def beam_args(config):
     return (MULTI_PROCESS_BEAM_ARGS if multi else IN_PROCESS_BEAM_ARGS) + user_args
 
 
-def run(config, dag_runner=None):
+def run(config):
     """Runs the whole pipeline once (unless nothing changed: see ``freshness``); returns whether it ran.
 
-    ``dag_runner`` orchestrates (default: ``LocalDagRunner``); metadata is SQLite under the workdir.
+    ``LocalDagRunner`` orchestrates here; metadata is SQLite under the workdir.
     """
     os.makedirs(config.workdir, exist_ok=True)
+    disk_space.warn_if_low(config.workdir)
     config = dataclasses.replace(config, beam_args=beam_args(config))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)
@@ -74,6 +80,10 @@ def run(config, dag_runner=None):
 
     def execute():
         with component_progress():
-            (dag_runner or tfx.orchestration.LocalDagRunner()).run(pipeline)
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        verdict = latest_verdict(config.pipeline_root)
+        outcome = verdict.line() if verdict else "no Evaluator verdict (the run stopped before the Evaluator)"
+        print(outcome, flush=True)
+        return outcome
 
     return run_unless_unchanged(config, execute)

@@ -10,16 +10,27 @@ Signatures of a pushed SavedModel (the serving MetaGraph, tag ``serve``):
 ==================== ===================================== =========================================
 signature            inputs                                outputs
 ==================== ===================================== =========================================
-``serving_default``  ``images``: string [batch], encoded   ``colorized``: string [batch], PNG bytes at
-                     JPEG/PNG/GIF/BMP of any size          each input's own size (L of the input, ab
-                                                           predicted at the model size, stretched)
+``serving_default``  ``images``: string [batch], encoded   ``colorized_bytes``: string [batch], PNG
+                     JPEG/PNG/GIF/BMP of any size          bytes at each input's own size (L of the
+                                                           input, ab predicted at the model size,
+                                                           stretched); "" for a photo in ``errors``;
+                                                           ``errors``: string [batch], "" or why that
+                                                           photo was not colorized
 ``colorize_ab``      ``images`` as above                   ``ab``: float32 [batch, size, size, 2],
-                                                           predicted ab in Lab units
+                                                           predicted ab in Lab units (0 for a photo in
+                                                           ``errors``); ``errors`` as above
 ``transform_features`` ``examples``: string [batch],       the Transform graph's features (``L``,
                      serialized raw tf.Examples            ``ab``, ``embedding``; ``schemas/features``)
 ``evaluate``         ``examples`` as above                 ``lab``: float32 [batch, size*size*3], per
                                                            pixel the model's L and its ab / 128
 ==================== ===================================== =========================================
+
+A bad photo never fails the others of its batch (``errors`` says which and why): under TF
+Serving's ``--enable_batching`` a batch mixes the photos of different clients.
+
+The PNG output's name ends in ``_bytes`` because TF Serving's REST API base64-encodes a string
+output (``{"b64": ...}``) only when its name ends in ``_bytes``; any other string output is
+written raw into the JSON, which PNG bytes would make invalid. ``errors`` is text.
 
 ``transform_features`` and ``evaluate`` are the pair the TFX Evaluator (TFMA) calls.
 
@@ -39,7 +50,8 @@ EVALUATE_SIGNATURE = "evaluate"
 
 IMAGES_INPUT = "images"       # string [batch]: encoded photos, any size
 EXAMPLES_INPUT = "examples"   # string [batch]: serialized raw tf.Examples
-COLORIZED_OUTPUT = "colorized"  # string [batch]: PNG bytes at each photo's own size
+COLORIZED_OUTPUT = "colorized_bytes"  # string [batch]: PNG bytes at each photo's own size ("" if in errors)
+ERRORS_OUTPUT = "errors"      # string [batch]: "" or why that photo was not colorized
 AB_OUTPUT = "ab"              # float32 [batch, size, size, 2]: ab in Lab units
 EVAL_OUTPUT = "lab"           # float32 [batch, size * size * 3]: model L and ab / 128 per pixel
 

@@ -1,16 +1,67 @@
 """Serving sub-commands of ``colornet``: serve, colorize, serving-config, model-status."""
+import argparse
 import functools
+import os
 import pathlib
 import sys
 
 import grpc
 
 from ..schemas import serving_contract as contract
-from . import defaults
+from . import client as serving_client
+from .limits import BYTES_PER_PIXEL, ServingLimits, add_limit_flags, limits_from_args
+
+_SERVE_EPILOG = f"""\
+Every request is checked against these limits before anything is expanded or decoded (each
+photo's width x height is read from its header). What bad input gets back, gRPC status / REST
+HTTP status with TF Serving's body {{"error": "..."}}:
+  INVALID_ARGUMENT / 400   malformed tensor (dtype, shape, fewer elements than declared), bad JSON
+                           or base64, unreadable header, photo over --max-image-pixels, more than
+                           --max-batch-size photos ("Task size N is larger than maximum input batch
+                           size M"), unknown version label, every photo of the request undecodable
+  RESOURCE_EXHAUSTED / 429 request over --max-request-bytes or --max-request-pixels (REST: a body
+                           over --max-request-bytes is 413, refused before it is read)
+  UNAVAILABLE / 503        server busy: byte, pixel or graph-run budget full (clients retry)
+  NOT_FOUND / 404          unknown model or version, or no version loaded yet
+  DEADLINE_EXCEEDED / 408  request not complete within --read-timeout-seconds
+  - / 400, 431             malformed HTTP (bad Content-Length, oversized headers)
+A photo the graph cannot decode fails alone: its "errors" output says why and its PNG is empty;
+a request whose photos all fail, or that filtered "errors" out, is INVALID_ARGUMENT naming them.
+Memory: decoding and colorizing cost at most about {BYTES_PER_PIXEL} bytes per input pixel, so the
+default --max-inflight-pixels holds decoded photos under \
+{ServingLimits().max_inflight_pixels * BYTES_PER_PIXEL / 2**30:.1f} GiB; the README gives the whole bound.
+"""
+
+
+def version_label(text):
+    """``LABEL=VERSION`` (a ``--version-label`` value) -> (label, version)."""
+    label, _, version = text.partition("=")
+    if not label or "/" in label or ":" in label or not version.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LABEL=VERSION (e.g. stable=1700000000), got {text!r}")
+    return label, int(version)
+
+
+def _labels(pairs):
+    labels = dict(pairs or ())
+    if len(labels) != len(pairs or ()):
+        raise SystemExit("each --version-label LABEL may be given once")
+    return labels
 
 
 def _serve(args):
-    from .predict import RequestLimits
+    try:
+        limits = limits_from_args(args)
+    except ValueError as error:
+        print(f"invalid limits: {error}", file=sys.stderr)
+        return 2
+    if args.release_memory:
+        # TensorFlow's oneDNN allocator keeps its pool for reuse; the plain one gives memory back.
+        # Read once when TensorFlow loads: set before the server imports it.
+        if "tensorflow" in sys.modules:
+            print("--release-memory must be set before TensorFlow is loaded", file=sys.stderr)
+            return 2
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    from .errors import ServingError
     from .server import serve
 
     def announce(running):
@@ -18,16 +69,21 @@ def _serve(args):
         print(f"Serving model {args.model_name!r} from {args.model_dir} on {running.address} (gRPC){rest}; "
               f"Ctrl-C or SIGTERM stops it.", flush=True)
 
-    serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
-          poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
-          max_message_bytes=args.max_message_bytes, on_ready=announce,
-          limits=RequestLimits(args.max_request_bytes, args.max_pixels))
+    try:
+        serve(args.model_dir, host=args.host, port=args.port, model_name=args.model_name,
+              poll_seconds=args.poll_seconds, num_versions=args.num_versions, rest_port=args.rest_port,
+              on_ready=announce, limits=limits, version_labels=_labels(args.version_label),
+              release_memory=args.release_memory)
+    except (ServingError, OSError) as error:
+        print(f"cannot serve: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 1
     print("Server stopped.", flush=True)
     return 0
 
 
-def _reports_rpc_errors(handler):
-    """A failed call prints the server's status and message (not a traceback) and exits 1."""
+def _reports_client_errors(handler):
+    """A failed call prints what went wrong (the server's status and message, or the client's reason), not a
+    traceback, and exits 1 (2 when the output cannot be written)."""
 
     @functools.wraps(handler)
     def run(args):
@@ -36,50 +92,68 @@ def _reports_rpc_errors(handler):
         except grpc.RpcError as error:
             print(f"{args.server}: {error.code().name}: {error.details()}", file=sys.stderr)
             return 1
+        except serving_client.ColorizeError as error:
+            print(f"colornet {args.command}: {error}", file=sys.stderr)
+            return error.exit_status
 
     return run
 
 
-@_reports_rpc_errors
-def _colorize(args):
-    from . import client as serving_client
+def _client(args):
+    return serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
+                                         version_label=args.version_label, timeout=args.timeout,
+                                         retry_seconds=args.retry_seconds)
 
-    with serving_client.ColorizeClient(args.server, model_name=args.model_name, version=args.version,
-                                       timeout=args.timeout) as client:
-        if args.input == "-":
-            if args.output in (None, "-"):
-                serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
-                return 0
-            with open(args.output, "wb") as target:
-                serving_client.colorize_stream(client, sys.stdin.buffer, target)
-            print(f"Colorized stdin -> {args.output}", file=sys.stderr)
-            return 0
-        source = pathlib.Path(args.input)
+
+@_reports_client_errors
+def _colorize(args):
+    source = pathlib.Path(args.input)
+    if args.input != "-" and not source.exists():
+        print(f"No such file or folder: {source}", file=sys.stderr)
+        return 2
+    if source.is_dir() and args.output == "-":
+        print("A folder is colorized into a folder: give -o FOLDER, not -o -", file=sys.stderr)
+        return 2
+    with _client(args) as client:
         if source.is_dir():
-            target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
-            written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
-            for path, error in failed.items():
-                print(f"skipped {path}: {error}", file=sys.stderr)
-            print(f"Colorized {len(written)} images from {source} into {target}"
-                  + (f"; {len(failed)} refused (listed above)" if failed else ""))
-            return 0 if written and not failed else 1
-        if not source.is_file():
-            print(f"No such file or folder: {source}", file=sys.stderr)
-            return 2
-        if args.output == "-":
-            with source.open("rb") as image:
-                serving_client.colorize_stream(client, image, sys.stdout.buffer)
-            return 0
-        target = serving_client.colorize_file(
-            client, source, args.output or source.with_name(f"{source.stem}_colorized.png"))
-        print(f"Colorized {source} -> {target}")
+            return _colorize_folder(args, client, source)
+        try:
+            return _colorize_photo(args, client, source)
+        except serving_client.PhotosRefused as refused:
+            print(f"{'stdin' if args.input == '-' else source}: {refused.reasons[0]}", file=sys.stderr)
+            return 1
+
+
+def _colorize_folder(args, client, source):
+    target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
+    written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
+    for path, error in failed.items():
+        print(f"skipped {path}: {error}", file=sys.stderr)
+    print(f"Colorized {len(written)} images from {source} into {target}"
+          + (f"; {len(failed)} refused (listed above)" if failed else ""))
+    return 0 if written and not failed else 1
+
+
+def _colorize_photo(args, client, source):
+    """One photo from a file or stdin (``-``) into a file or stdout (``-``)."""
+    from_stdin = args.input == "-"
+    if args.output == "-" or (from_stdin and args.output is None):
+        if from_stdin:
+            serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
+        else:
+            with source.open("rb") as photo:
+                serving_client.colorize_stream(client, photo, sys.stdout.buffer)
         return 0
+    target = serving_client.colorize_file(client, sys.stdin.buffer if from_stdin else source,
+                                          args.output or source.with_name(f"{source.stem}_colorized.png"))
+    print(f"Colorized {'stdin' if from_stdin else source} -> {target}", file=sys.stderr if from_stdin else sys.stdout)
+    return 0
 
 
 def _serving_config(args):
     from .serving_config import ServingSettings, local_server_command, write_serving_config
 
-    settings = ServingSettings(model_name=args.model_name)
+    settings = ServingSettings(model_name=args.model_name, version_labels=_labels(args.version_label))
     for path in write_serving_config(args.model_dir, args.output, settings):
         print(f"wrote {path}")
     compose = pathlib.Path(args.output) / "docker-compose.yml"
@@ -88,11 +162,9 @@ def _serving_config(args):
     return 0
 
 
-@_reports_rpc_errors
+@_reports_client_errors
 def _model_status(args):
-    from .client import ColorizeClient
-
-    with ColorizeClient(args.server, model_name=args.model_name, timeout=args.timeout) as client:
+    with _client(args) as client:
         statuses = client.status()
     for status in statuses:
         error = f"  error: {status['error']}" if status["error"] else ""
@@ -100,14 +172,36 @@ def _model_status(args):
     return 0 if any(status["state"] == "AVAILABLE" for status in statuses) else 1
 
 
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
 def _add_client_flags(parser):
+    """Flags of the commands that call a server (colorize, model-status)."""
     parser.add_argument("--server", default=f"127.0.0.1:{contract.GRPC_PORT}", help="gRPC address HOST:PORT (default: %(default)s)")
     parser.add_argument("--model-name", default=contract.MODEL_NAME)
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
+    parser.add_argument("--timeout", type=_positive(float), default=60.0,
+                        help="seconds per request (default: %(default)s)")
+    parser.add_argument("--retry-seconds", type=float, default=serving_client.DEFAULT_RETRY_SECONDS,
+                        help="how long to keep retrying while the server is unavailable (starting, restarting), "
+                             "with exponential backoff; 0 never retries (default: %(default)s)")
+    pinned = parser.add_mutually_exclusive_group()
+    pinned.add_argument("--version", type=int, help="pin a model version (default: the newest served)")
+    pinned.add_argument("--version-label", help="a version label the server maps to a version, e.g. stable")
 
 
 def register(subparsers):
-    serve = subparsers.add_parser("serve", help="serve pushed models over gRPC (TF Serving's API) until stopped")
+    serve = subparsers.add_parser(
+        "serve", help="serve pushed models over gRPC (TF Serving's API) and REST until stopped",
+        description="Serve the versions the Pusher writes over TF Serving's gRPC API (and its REST API with "
+                    "--rest-port), within the request budget below.",
+        epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--model-dir", required=True, help="the Pusher's base dir: <dir>/<version>/saved_model.pb")
     serve.add_argument("--model-name", default=contract.MODEL_NAME)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 for all)")
@@ -115,11 +209,15 @@ def register(subparsers):
     serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
     serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     serve.add_argument("--num-versions", type=int, default=1, help="how many of the newest versions to keep loaded")
-    serve.add_argument("--max-request-bytes", type=int, default=defaults.DEFAULT_MAX_REQUEST_BYTES)
-    serve.add_argument("--max-pixels", type=int, default=defaults.DEFAULT_MAX_PIXELS,
-                       help="largest image accepted, in pixels (read from its header)")
-    serve.add_argument("--max-message-bytes", type=int, default=defaults.DEFAULT_MAX_MESSAGE_BYTES,
-                       help="gRPC message size limit (default: %(default)s; gRPC's own is 4 MB)")
+    serve.add_argument("--version-label", action="append", type=version_label, metavar="LABEL=VERSION",
+                       help="name a version (repeatable; TF Serving's version_labels): requests may ask for "
+                            "/labels/LABEL (REST) or model_spec.version_label (gRPC); with labels, exactly the "
+                            "labelled versions are served, and each must be loadable at start")
+    serve.add_argument("--release-memory", action="store_true",
+                       help="give memory back to the OS after large requests: TensorFlow's plain allocator "
+                            "instead of its oneDNN pool (TF_ENABLE_ONEDNN_OPTS=0; CPU inference about 1.3-1.7x "
+                            "slower, measured) and malloc_trim once idle")
+    add_limit_flags(serve.add_argument_group("request budget and transport limits"))
     serve.set_defaults(func=_serve)
 
     colorize = subparsers.add_parser("colorize", help="colorize a photo, a folder or stdin through a running server")
@@ -127,8 +225,9 @@ def register(subparsers):
     colorize.add_argument("-o", "--output",
                           help="output file (folder for a folder input; - for stdout); default: beside the input")
     _add_client_flags(colorize)
-    colorize.add_argument("--version", type=int, help="pin a model version (default: the newest served)")
-    colorize.add_argument("--batch-size", type=int, default=8, help="images per request for folders")
+    colorize.add_argument("--batch-size", type=_positive(int), default=8,
+                          help="images per request for folders; fewer when the server says its limit is lower "
+                               "(default: %(default)s)")
     colorize.set_defaults(func=_colorize)
 
     config = subparsers.add_parser("serving-config",
@@ -136,6 +235,9 @@ def register(subparsers):
     config.add_argument("--model-dir", required=True, help="the Pusher's base dir to serve")
     config.add_argument("--output", required=True, help="folder for the generated files")
     config.add_argument("--model-name", default=contract.MODEL_NAME)
+    config.add_argument("--version-label", action="append", type=version_label, metavar="LABEL=VERSION",
+                        help="write TF Serving's version_labels (repeatable); the config then serves exactly the "
+                             "labelled versions (a 'specific' version policy)")
     config.set_defaults(func=_serving_config)
 
     status = subparsers.add_parser("model-status", help="print the version states of a served model")
@@ -149,7 +251,6 @@ def main(argv=None):
     Starts in seconds because it does not import the training stack (TFX, Beam): meant for
     serving containers and scripts that only serve or call a server.
     """
-    import argparse
     import logging
 
     parser = argparse.ArgumentParser(prog="colornet-serving", description=__doc__)

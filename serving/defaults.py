@@ -1,5 +1,8 @@
-"""The server's request limits, importable without TensorFlow (the CLI builds its flags from them)."""
+"""The gRPC message size both sides of colornet's serving agree on, importable without TensorFlow.
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+The client raises gRPC's 4 MB default to it (photos are large); the server sends responses up to
+it (``ServingLimits.max_message_bytes``, whose default it is). The server's other limits are in
+``limits.py``.
+"""
+
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # gRPC's own default is 4 MB
-DEFAULT_MAX_PIXELS = 50_000_000  # e.g. 8660 x 5773; colorizing decodes the full-resolution image

@@ -7,10 +7,16 @@ the like (TensorFlow cannot decode them) and CMYK/YCCK JPEG (TensorFlow decodes 
 error but with wrong colors, so the signatures reject them). The same function turns JPEGs with
 an EXIF orientation upright, because TensorFlow ignores the tag and the colorized PNG carries none.
 
+The client reads each image's header before anything else and refuses one that declares more
+pixels than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, ~89 million,
+above the server's own default limit), so a hostile file costs neither the client's memory nor a
+request: ``ImageTooLarge``, a per-photo error.
+
 ``image_files`` lists the photos of a folder for the client and the offline evaluator.
 """
 import io
 import pathlib
+import warnings
 
 from ..schemas import serving_contract as contract
 
@@ -22,6 +28,10 @@ def image_files(folder, suffixes=IMAGE_SUFFIXES):
     """Image files under ``folder`` (nested folders too, by suffix in any case), sorted."""
     return sorted(path for path in pathlib.Path(folder).rglob("*")
                   if path.is_file() and path.suffix.lower() in suffixes)
+
+
+class ImageTooLarge(ValueError):
+    """An image whose header declares more pixels than the client decodes (a decompression bomb, or close)."""
 
 
 def _needs_transcoding(data, image):
@@ -38,17 +48,29 @@ def transcode_for_serving(data):
 
     Bytes already accepted are returned unchanged; anything Pillow reads otherwise (WebP, TIFF,
     CMYK JPEG, an EXIF-rotated JPEG, ...) becomes an upright RGB PNG, lossless. Raises
-    ``ValueError`` for bytes Pillow cannot read either.
+    ``ImageTooLarge`` for an image over Pillow's pixel limit (read from its header, before any
+    decoding) and ``ValueError`` for bytes Pillow cannot read either.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below, with the size
+            image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if limit and width * height > limit:
+            raise ImageTooLarge(f"a {width}x{height} image ({width * height} pixels), more than the {limit} "
+                                f"pixels the client decodes (Pillow's decompression-bomb limit)")
         if not _needs_transcoding(data, image):
             return data
         image = ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+    except ImageTooLarge:
+        raise
+    except Image.DecompressionBombError as error:  # over twice the limit: Pillow refuses to open it at all
+        raise ImageTooLarge(f"{error} (the client decodes at most {limit} pixels)") from None
+    except Exception as error:  # noqa: BLE001 - Pillow raises many kinds of errors on hostile bytes
         raise ValueError(f"not an image the colorizer can read ({len(data)} bytes): {error}") from error
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
     return buffer.getvalue()

@@ -6,6 +6,11 @@ Mirrors TF Serving's file-system source with a ``latest { num_versions: N }`` po
   (the Pusher copies that file last, so a half-written folder is skipped until complete);
 * the newest N loadable versions are served; an older one is unloaded only after the
   newer one is AVAILABLE (availability-preserving), so there is never a gap;
+* with version labels (TF Serving's ``version_labels``, e.g. ``stable -> 1234``), exactly the
+  labelled versions are served, as TF Serving's ``specific { versions: ... }`` policy that a
+  labelled model config needs; a request names a label instead of a number
+  (``model_spec.version_label``, REST ``/labels/<label>``), an unknown label is INVALID_ARGUMENT
+  "Unrecognized servable version label: <label>" (TF Serving's code and wording);
 * each version goes START -> LOADING -> AVAILABLE -> UNLOADING -> END (or LOADING -> END
   with an error status when its load fails; a failed version is retried only once its
   saved_model.pb changes, e.g. when the poll caught it while the Pusher was writing it).
@@ -25,7 +30,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 from ..schemas import serving_contract as contract
-from .predict import ServingError
+from .errors import ServingError
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +89,14 @@ class ModelStore:
     while the version is LOADING; if it raises, the load fails.
     """
 
-    def __init__(self, base_dir, name=contract.MODEL_NAME, num_versions=1, poll_seconds=2.0, warmup=None):
+    def __init__(self, base_dir, name=contract.MODEL_NAME, num_versions=1, poll_seconds=2.0, warmup=None,
+                 version_labels=None):
         if num_versions < 1:
             raise ValueError("num_versions must be at least 1")
         self.base_dir = pathlib.Path(base_dir)
         self.name = name
         self.num_versions = num_versions
+        self.version_labels = dict(version_labels or {})  # label -> version
         self.poll_seconds = poll_seconds
         self.warmup = warmup
         self._lock = threading.Lock()
@@ -124,33 +131,59 @@ class ModelStore:
                 raise VersionNotFound(f"version {version} of model {self.name!r} was never seen in {self.base_dir}")
         return sorted(statuses, key=lambda status: -status.version)
 
-    def resolve(self, model_spec):
-        """The LoadedVersion a request's ModelSpec asks for; ServingError(NOT_FOUND) when there is none."""
+    def requested_version(self, model_spec):
+        """The version number a ModelSpec names (by number or by label), or None for the newest.
+
+        Raises ServingError: NOT_FOUND for another model's name, INVALID_ARGUMENT for an unknown label.
+        """
         if model_spec.name != self.name:
             raise ServingError(grpc.StatusCode.NOT_FOUND,
                                f"model {model_spec.name!r} is not served here (this server serves {self.name!r})")
-        if model_spec.version_label:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                               "version labels are not supported; pin a version number")
-        version = model_spec.version.value if model_spec.HasField("version") else None
+        if model_spec.WhichOneof("version_choice") == "version_label":
+            try:
+                return self.version_labels[model_spec.version_label]
+            except KeyError:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"Unrecognized servable version label: {model_spec.version_label}") from None
+        return model_spec.version.value if model_spec.HasField("version") else None
+
+    def resolve(self, model_spec):
+        """The LoadedVersion a request's ModelSpec asks for; ServingError(NOT_FOUND) when there is none."""
         try:
-            return self.get(version)
+            return self.get(self.requested_version(model_spec))
         except VersionNotFound as error:
             raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+
+    def check_version_labels(self):
+        """Raises ServingError(FAILED_PRECONDITION) naming a label whose version is not available.
+
+        TF Serving refuses such a model config with the same code and wording; the server calls
+        this once the first poll has loaded what is on disk.
+        """
+        for label, version in sorted(self.version_labels.items()):
+            if version not in self._served:
+                raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
+                                   f"Request to assign label to version {version} of model {self.name}, which is "
+                                   f"not currently available for inference (label {label!r}; versions on disk: "
+                                   f"{contract.loadable_versions(self.base_dir)})")
 
     # -- loading --------------------------------------------------------------------
 
     def poll(self):
         """Loads the newest wanted versions not loaded yet, then unloads those no longer wanted.
 
-        A version whose load failed is skipped (the next older one takes its place) until
-        its saved_model.pb changes. While no wanted version is available, the versions
-        already served stay (a removed push never empties the server).
+        A version whose load failed is skipped (the next older one takes its place, unless
+        labels pin the versions) until its saved_model.pb changes. While no wanted version is
+        available, the versions already served stay (a removed push never empties the server).
         """
         on_disk = contract.loadable_versions(self.base_dir)
         while True:  # each failed load lets the next older version in
             failed = {version for version, stamp in self._failed.items() if self._stamp(version) == stamp}
-            wanted = [version for version in on_disk if version not in failed][-self.num_versions:]
+            loadable = [version for version in on_disk if version not in failed]
+            if self.version_labels:
+                wanted = [version for version in loadable if version in self.version_labels.values()]
+            else:
+                wanted = loadable[-self.num_versions:]
             missing = [version for version in wanted if version not in self._served]
             if not missing:
                 break

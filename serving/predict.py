@@ -1,71 +1,27 @@
-"""Running one signature of a loaded version on numpy inputs, with per-request limits.
+"""Running one signature of a loaded version on a request's arrays, within the server's budget.
 
-Transport-neutral: the gRPC servicer and the REST handler convert their wire formats to
-numpy arrays, call ``predict`` and map ``ServingError.code`` (a ``grpc.StatusCode``) to
-their own error replies.
+Transport-neutral: the gRPC servicer turns TensorProtos into arrays with
+``admission.tensor_to_array``, the REST handler turns JSON into arrays (``json_tensor.py``); both
+call ``run_signature`` and map ``ServingError.code`` (a ``grpc.StatusCode``) to their own replies.
+
+A request runs in slices of ``max_execution_batch_size`` photos; each slice waits for its
+pixels and a graph-run slot (``Admission.running``). Photos are judged one by one: a photo over
+the per-photo pixel limit, or with an unreadable header, is blanked before the graph sees it and
+reported in the signature's ``errors`` output beside the graph's own per-photo errors. A request
+whose photos all failed answers INVALID_ARGUMENT naming each one; so does a request with some
+failed photos that did not ask for ``errors`` (its ``output_filter`` leaves it out), so that no
+client takes an empty PNG for a result.
 """
-import dataclasses
-import io
+import collections
 import re
-import warnings
 
 import grpc
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
-from .defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_REQUEST_BYTES
-
-
-class ServingError(Exception):
-    """A request that cannot be served, with the gRPC status code to answer."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclasses.dataclass(frozen=True)
-class RequestLimits:
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-    def check_request_bytes(self, size):
-        if size > self.max_request_bytes:
-            raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"request is {size} bytes, over the server's limit of {self.max_request_bytes} bytes")
-
-    def check_image_pixels(self, input_name, array):
-        """Rejects any string element that is an image larger than ``max_pixels``.
-
-        Reads only the image header (PIL opens lazily), so a huge image is refused before
-        anything decodes it. Elements PIL does not recognise are left to the signature.
-        """
-        if array.dtype != object:
-            return
-        for index, element in enumerate(array.reshape(-1)):
-            if not isinstance(element, bytes):
-                continue
-            width, height = _image_size(element)
-            if width * height > self.max_pixels:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"input {input_name!r}[{index}] is a {width}x{height} image "
-                                   f"({width * height} pixels), over the server's limit of {self.max_pixels} pixels")
-
-
-def _image_size(encoded):
-    """(width, height) from an image's header, or (0, 0) when it is no image PIL knows."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(encoded)) as image:
-                return image.size
-    except Image.DecompressionBombError:
-        return (Image.MAX_IMAGE_PIXELS, 2)  # larger than PIL's own bomb limit: certainly too large
-    except Exception:  # noqa: BLE001 - PIL raises many kinds of errors on non-image bytes
-        return (0, 0)
-
+from ..schemas import serving_contract as contract
+from .admission import check_request_pixels, check_shape, price_photos
+from .errors import ServingError
 
 _NODE_NOISE = re.compile(r"\{\{function_node [^}]*\}\}|\[\[\{\{node [^]]*\]\]|\[Op:[^]]*\]")
 
@@ -85,15 +41,9 @@ def signature_def(loaded, signature_name):
                            f"(available: {sorted(loaded.signature_defs)})") from None
 
 
-def predict(loaded, signature_name, inputs, output_filter=(), limits=RequestLimits()):
-    """Runs ``signature_name`` of ``loaded`` on ``inputs`` (name -> numpy array).
-
-    Returns name -> numpy array, only the names in ``output_filter`` when it is given.
-    Raises ServingError for anything the caller got wrong.
-    """
-    definition = signature_def(loaded, signature_name)
-    function = loaded.signature(signature_name)
-    expected, given = set(definition.inputs), set(inputs)
+def check_names(definition, signature_name, input_names, output_filter=()):
+    """Raises INVALID_ARGUMENT unless the inputs are exactly the signature's and the filter names its outputs."""
+    expected, given = set(definition.inputs), set(input_names)
     if expected != given:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
                            f"signature {signature_name!r} takes inputs {sorted(expected)}, got {sorted(given)}")
@@ -102,9 +52,28 @@ def predict(loaded, signature_name, inputs, output_filter=(), limits=RequestLimi
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
                            f"output_filter names {sorted(unknown_outputs)} are not outputs of signature "
                            f"{signature_name!r} (outputs: {sorted(definition.outputs)})")
+
+
+def _describe_failures(reasons, count):
+    """'2 of 3 photos could not be colorized: photos [0, 2]: <reason>' (indices grouped by reason)."""
+    by_reason = collections.defaultdict(list)
+    for index, reason in sorted(reasons.items()):
+        by_reason[reason].append(index)
+    parts = [f"photos {indices}: {reason}" for reason, indices in by_reason.items()]
+    return f"{len(reasons)} of {count} photos could not be colorized: " + "; ".join(parts)
+
+
+def _batch_size(definition, arrays):
+    """The common dimension 0 of the inputs when the request may run in slices along it, else None."""
+    sizes = {array.shape[0] if array.ndim else None for array in arrays.values()}
+    outputs_batched = all(not info.tensor_shape.unknown_rank and info.tensor_shape.dim
+                          and info.tensor_shape.dim[0].size == -1 for info in definition.outputs.values())
+    return sizes.pop() if len(sizes) == 1 and None not in sizes and outputs_batched else None
+
+
+def _call(function, signature_name, arrays, definition):
     tensors = {}
-    for name, array in inputs.items():
-        limits.check_image_pixels(name, array)
+    for name, array in arrays.items():
         dtype = tf.as_dtype(definition.inputs[name].dtype)
         try:
             tensors[name] = tf.convert_to_tensor(array, dtype=dtype)
@@ -123,5 +92,61 @@ def predict(loaded, signature_name, inputs, output_filter=(), limits=RequestLimi
         raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED, _tf_message(error)) from None
     except tf.errors.OpError as error:
         raise ServingError(grpc.StatusCode.INTERNAL, _tf_message(error)) from None
+    return {name: np.asarray(tensor.numpy()) for name, tensor in outputs.items()}
+
+
+def run_signature(loaded, signature_name, arrays, admission, output_filter=()):
+    """Runs ``signature_name`` of ``loaded`` on ``arrays`` (name -> numpy array, already shape-checked).
+
+    Returns name -> numpy array, only the names in ``output_filter`` when it is given. Raises
+    ServingError for anything the caller got wrong or the server cannot afford now.
+    """
+    definition = signature_def(loaded, signature_name)
+    check_names(definition, signature_name, arrays, output_filter)
+    limits = admission.limits
+    per_photo_errors = contract.ERRORS_OUTPUT in definition.outputs
+    arrays = dict(arrays)
+    refused, pixels = {}, None
+    for name, array in arrays.items():
+        check_shape(name, list(array.shape), definition.inputs[name], limits)
+        if array.dtype != object:
+            continue
+        prices = price_photos(name, array, limits)
+        if prices.refused and not (per_photo_errors and array.ndim == 1):
+            index, reason = next(iter(prices.refused.items()))
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}[{index}] is {reason}")
+        if prices.refused:
+            array = array.copy()
+            array[list(prices.refused)] = b""  # the graph reports it without decoding anything
+            arrays[name] = array
+            refused.update(prices.refused)
+        pixels = prices.pixels if pixels is None else [a + b for a, b in zip(pixels, prices.pixels)]
+    pixels = pixels or [0]
+    check_request_pixels(sum(pixels), limits)
+
+    function = loaded.signature(signature_name)
+    batch = _batch_size(definition, arrays)
+    step = limits.max_execution_batch_size
+    if batch is None or batch <= step:
+        with admission.running(sum(pixels)):
+            outputs = _call(function, signature_name, arrays, definition)
+    else:
+        parts = []
+        for start in range(0, batch, step):
+            part = {name: array[start:start + step] for name, array in arrays.items()}
+            with admission.running(sum(pixels[start:start + step])):
+                parts.append(_call(function, signature_name, part, definition))
+        outputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+    if per_photo_errors and contract.ERRORS_OUTPUT in outputs:
+        errors = outputs[contract.ERRORS_OUTPUT]
+        for index, reason in refused.items():
+            errors[index] = reason.encode()
+        failed = {index: error.decode(errors="replace") for index, error in enumerate(errors) if error}
+        if failed and (len(failed) == len(errors) or
+                       (output_filter and contract.ERRORS_OUTPUT not in output_filter)):
+            hint = "" if len(failed) == len(errors) else (
+                f" (ask for the {contract.ERRORS_OUTPUT!r} output to get the other photos' results)")
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, _describe_failures(failed, len(errors)) + hint)
     wanted = set(output_filter) or set(outputs)
-    return {name: np.asarray(tensor.numpy()) for name, tensor in outputs.items() if name in wanted}
+    return {name: array for name, array in outputs.items() if name in wanted}

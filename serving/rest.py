@@ -1,200 +1,153 @@
-"""TF Serving's REST API (JSON) beside the gRPC server, for curl and browsers.
+"""TF Serving's REST API beside the gRPC server (``tensorflow_serving/model_servers/http_rest_api_handler.cc``).
 
-* ``GET  /v1/models/<name>[/versions/<v>]``           -> version statuses
-* ``GET  /v1/models/<name>[/versions/<v>]/metadata``  -> signature_def metadata
-* ``POST /v1/models/<name>[/versions/<v>]:predict``   -> ``{"instances": [...]}`` (row format) or
-  ``{"inputs": ...}`` (columnar), optional ``"signature_name"``.
+* ``GET  /v1/models/<name>[/versions/<v>|/labels/<label>]``           -> version statuses
+* ``GET  /v1/models/<name>[/versions/<v>|/labels/<label>]/metadata``  -> signature_def metadata
+* ``POST /v1/models/<name>[/versions/<v>|/labels/<label>]:predict``   -> ``{"instances": ...}`` (row
+  format, answered ``{"predictions": ...}``) or ``{"inputs": ...}`` (columnar, answered
+  ``{"outputs": ...}``), optional ``"signature_name"``; ``:classify`` / ``:regress`` answer 501.
 
-Binary values travel as ``{"b64": "<standard base64>"}`` both ways: outputs are base64 when
-their name ends in ``_bytes`` (TF Serving's rule) or when they are not UTF-8 text (PNGs).
-Errors answer ``{"error": "..."}`` with the HTTP status of the gRPC code.
+Routes are TF Serving's regular expressions (case-insensitive; the name and label are
+percent-decoded); a ``/v1/`` path they do not match is 400 "Malformed request", any other path
+404. Tensors follow TF Serving's JSON mapping (``json_tensor.py``); status and metadata are the
+proto messages printed as TF Serving prints them (metadata with proto field names such as
+``tensor_shape`` and ``method_name``; every field, defaults included). Errors answer
+``{"error": "..."}`` with TF Serving's HTTP status for the gRPC code (``HTTP_STATUS``). The HTTP
+transport (timeouts, connection and body limits) is ``http_server.py``.
 """
-import base64
-import http.server
+import asyncio
+import contextlib
 import json
 import logging
 import re
-import threading
+import urllib.parse
 
 import grpc
-import numpy as np
-import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from ..schemas import serving_contract as contract
-from .model_store import State, VersionNotFound
-from .predict import ServingError, predict
+from .errors import ServingError
+from .http_server import HttpError, HttpServer, error_json
+from .json_tensor import parse_json_object, parse_predict_request, predict_response_json
+from .predict import run_signature, signature_def
+from .service import SIGNATURE_DEF_FIELD
 
 log = logging.getLogger(__name__)
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<action>/metadata|:predict)?$")
-_HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-    grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500,
+
+_PREDICTION_ROUTE = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)", re.IGNORECASE)
+_STATUS_ROUTE = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?", re.IGNORECASE)
+_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+_INT64_MAX = 2 ** 63 - 1
+
+# TF Serving's HTTP status for each gRPC code (http_server.cc: ToHTTPStatusCode).
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200, grpc.StatusCode.CANCELLED: 499, grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.DEADLINE_EXCEEDED: 504, grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409, grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.FAILED_PRECONDITION: 400, grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400, grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DATA_LOSS: 500, grpc.StatusCode.UNAUTHENTICATED: 401,
 }
 
 
-def _from_json(value):
-    """JSON values to Python values: ``{"b64": ...}`` becomes bytes, lists recurse."""
-    if isinstance(value, dict) and set(value) == {"b64"}:
-        return base64.b64decode(value["b64"])
-    if isinstance(value, list):
-        return [_from_json(item) for item in value]
-    if isinstance(value, str):
-        return value.encode()
-    return value
+def _invalid(message):
+    return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-def _to_json(name, array):
-    """A numpy output as JSON values; bytes become text or ``{"b64": ...}``."""
-    if array.dtype != object:
-        return array.tolist()
-    binary = name.endswith("_bytes")
-
-    def convert(value):
-        if isinstance(value, list):
-            return [convert(item) for item in value]
-        if not isinstance(value, bytes):
-            return value
-        if not binary:
-            try:
-                return value.decode()
-            except UnicodeDecodeError:
-                pass
-        return {"b64": base64.b64encode(value).decode("ascii")}
-
-    return convert(array.tolist())
+def _model_spec(name, version, label):
+    """A ModelSpec from the route's parts, percent-decoded as TF Serving does."""
+    spec = model_pb2.ModelSpec(name=urllib.parse.unquote(name or ""))
+    if version:
+        if int(version) > _INT64_MAX:
+            raise _invalid(f"Failed to convert version: {version} to numeric.")
+        spec.version.value = int(version)
+    if label:
+        spec.version_label = urllib.parse.unquote(label)
+    return spec
 
 
-def _input_arrays(body, definition):
-    """name -> numpy array from a predict body, typed by the signature's input dtypes."""
-    names = list(definition.inputs)
-    if ("instances" in body) == ("inputs" in body):
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, 'the body needs exactly one of "instances" or "inputs"')
-    if "instances" in body:
-        rows = body["instances"]
-        named = bool(rows) and isinstance(rows[0], dict) and set(rows[0]) != {"b64"}
-        if len(names) == 1 and not named:
-            columns = {names[0]: _from_json(rows)}
-        elif all(isinstance(row, dict) for row in rows):
-            columns = {name: [_from_json(row.get(name)) for row in rows] for name in names}
-        else:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"each instance must be an object with the inputs {names}")
-    else:
-        inputs = body["inputs"]
-        columns = ({name: _from_json(value) for name, value in inputs.items()}
-                   if isinstance(inputs, dict) and set(inputs) != {"b64"} else {names[0]: _from_json(inputs)})
-    arrays = {}
-    for name, value in columns.items():
-        dtype = tf.as_dtype(definition.inputs[name].dtype) if name in definition.inputs else tf.string
+def _json(message, preserve_names):
+    return json_format.MessageToDict(message, including_default_value_fields=True,
+                                     preserving_proto_field_name=preserve_names)
+
+
+class RestApi:
+    """Answers one REST request (blocking: runs on the server's worker threads)."""
+
+    def __init__(self, service):
+        self.service = service
+
+    def handle(self, method, target, body):
+        """(HTTP status, JSON text) for a request."""
+        path = urllib.parse.urlsplit(target).path
         try:
-            arrays[name] = np.array(value, dtype=object if dtype == tf.string else dtype.as_numpy_dtype)
-        except (TypeError, ValueError) as error:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}: {error}") from None
-    return arrays
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    store = None
-    limits = None
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # quiet: the gRPC side logs what matters
-        pass
-
-    def _reply(self, status, payload):
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _route(self, method):
-        match = _ROUTE.match(self.path)
-        if not match or (method == "POST") != (match["action"] == ":predict"):
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"no route {method} {self.path}")
-        spec = model_pb2.ModelSpec(name=match["name"])
-        if match["version"]:
-            spec.version.value = int(match["version"])
-        return spec, match["action"]
-
-    def _serve(self, method):
-        try:
-            self._reply(200, self._answer(method))
+            return 200, self._answer(method, path, body)
         except ServingError as error:
-            self._reply(_HTTP_STATUS.get(error.code, 500), {"error": error.message})
-        except json.JSONDecodeError as error:
-            self._reply(400, {"error": f"the body is not JSON: {error}"})
+            return HTTP_STATUS.get(error.code, 500), error_json(error.message)
         except Exception as error:  # noqa: BLE001 - answer in JSON whatever happened, and log it
-            log.exception("REST %s %s failed", method, self.path)
-            self._reply(500, {"error": f"{type(error).__name__}: {error}"})
+            log.exception("REST %s %s failed", method, path)
+            return 500, error_json(f"internal error: {type(error).__name__}: {error}")
 
-    def _answer(self, method):
-        spec, action = self._route(method)
-        if action is None:
-            return self._status(spec)
-        loaded = self.store.resolve(spec)
-        model_spec = {"name": self.store.name, "version": str(loaded.version)}
-        if action == "/metadata":
-            signature_defs = {name: json_format.MessageToDict(definition)
-                              for name, definition in loaded.signature_defs.items()}
-            return {"model_spec": {**model_spec, "signature_name": ""},
-                    "metadata": {"signature_def": {"signature_def": signature_defs}}}
-        size = int(self.headers.get("Content-Length", 0))
-        self.limits.check_request_bytes(size)
-        body = json.loads(self.rfile.read(size) or b"{}")
-        if not isinstance(body, dict):
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object")
-        signature_name = body.get("signature_name", contract.SERVING_SIGNATURE)
-        definition = loaded.signature_defs.get(signature_name)
-        if definition is None:
-            raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
-                               f"Serving signature name: {signature_name!r} not found in signature def")
-        outputs = predict(loaded, signature_name, _input_arrays(body, definition), limits=self.limits)
-        converted = {name: _to_json(name, array) for name, array in outputs.items()}
-        if "inputs" in body:
-            return {"outputs": next(iter(converted.values())) if len(converted) == 1 else converted}
-        if len(converted) == 1:
-            return {"predictions": next(iter(converted.values()))}
-        rows = len(next(iter(converted.values())))
-        return {"predictions": [{name: values[row] for name, values in converted.items()} for row in range(rows)]}
+    def _answer(self, method, path, body):
+        if not _API_PATH.fullmatch(path):
+            raise ServingError(grpc.StatusCode.NOT_FOUND, f"no such resource: {path} (the API is under /v1/)")
+        prediction = _PREDICTION_ROUTE.fullmatch(path) if method == "POST" else None
+        status = _STATUS_ROUTE.fullmatch(path) if method == "GET" else None
+        if prediction:
+            name, version, label, verb = prediction.groups()
+            spec = _model_spec(name, version, label)
+            if verb.lower() != "predict":
+                raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                                   f"{verb} is not served: colornet models have no {verb.lower()} signature")
+            return self._predict(spec, body)
+        if status:
+            name, version, label, metadata = status.groups()
+            if not name:
+                raise _invalid("Missing model name in request.")
+            spec = _model_spec(name, version, label)
+            return self._metadata(spec) if metadata else json.dumps(_json(self.service.status(spec), False))
+        raise _invalid(f"Malformed request: {method} {path}")
 
-    def _status(self, spec):
-        if spec.name != self.store.name:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} is not served here")
+    def _metadata(self, spec):
+        response = self.service.metadata(spec)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
+        return json.dumps({"model_spec": _json(response.model_spec, True),
+                           "metadata": {SIGNATURE_DEF_FIELD: _json(signature_map, True)}})
+
+    def _predict(self, spec, body):
+        document = parse_json_object(body)
+        signature_name = document.get("signature_name", "")
+        if not isinstance(signature_name, str):
+            raise _invalid("JSON Value: not formatted correctly. 'signature_name' key must be a string value.")
+        signature_name = signature_name or contract.SERVING_SIGNATURE
+        loaded = self.service.store.resolve(spec)
+        definition = signature_def(loaded, signature_name)
+        request_format, arrays = parse_predict_request(document, definition.inputs)
+        outputs = run_signature(loaded, signature_name, arrays, self.service.admission)
+        return predict_response_json(outputs, request_format)
+
+
+async def start_rest_server(service, pool, host, port):
+    """Serves the REST API of ``service`` on ``host:port`` (0: a free port), on the running event loop."""
+    api = RestApi(service)
+    admission = service.admission
+
+    async def handle(method, target, body):
+        return await asyncio.get_running_loop().run_in_executor(pool, api.handle, method, target, body)
+
+    @contextlib.contextmanager
+    def reserve(nbytes):
+        held = admission.payload(nbytes)
         try:
-            statuses = self.store.statuses(spec.version.value if spec.HasField("version") else None)
-        except VersionNotFound as error:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
-        return {"model_version_status": [
-            {"version": str(status.version), "state": State.Name(status.state),
-             "status": {"error_code": "UNKNOWN" if status.error else "OK", "error_message": status.error}}
-            for status in statuses]}
+            held.__enter__()
+        except ServingError as error:
+            raise HttpError(HTTP_STATUS.get(error.code, 500), error.message) from None
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
 
-    def do_GET(self):
-        self._serve("GET")
-
-    def do_POST(self):
-        self._serve("POST")
-
-
-class RestServer:
-    def __init__(self, httpd):
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="rest-serve", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-
-
-def start_rest_server(store, limits, host, port):
-    """Serves the REST API for ``store`` on ``host:port`` (0: a free port) in a background thread."""
-    handler = type("RestHandler", (_Handler,), {"store": store, "limits": limits})
-    return RestServer(http.server.ThreadingHTTPServer((host, port), handler))
+    return await HttpServer(handle, reserve, admission.limits).start(host, port)

@@ -1,10 +1,18 @@
-"""A TF Serving-compatible gRPC server for the versioned SavedModels the Pusher writes.
+"""A TF Serving-compatible server for the versioned SavedModels the Pusher writes: gRPC, and REST beside it.
 
 Implements ``tensorflow.serving.PredictionService`` (Predict, GetModelMetadata) and
-``tensorflow.serving.ModelService`` (GetModelStatus), so TF Serving's clients work
-unchanged; Classify, Regress, MultiInference and HandleReloadConfigRequest answer
-UNIMPLEMENTED. ``start_server`` runs it in-process; ``serve`` blocks until SIGTERM/SIGINT.
+``tensorflow.serving.ModelService`` (GetModelStatus), so TF Serving's clients work unchanged;
+Classify, Regress, MultiInference and HandleReloadConfigRequest answer UNIMPLEMENTED.
+
+Both protocols run on one asyncio event loop in a background thread (``grpc.aio`` and
+``http_server``): a connection that sends slowly, or never finishes its request, costs a
+coroutine, not a thread. The blocking work (checking, decoding, TensorFlow) runs on a pool of
+``ServingLimits.workers`` threads, and every request is admitted by ``Admission`` first
+(``admission.py``); a unary gRPC call must deliver its message within the read timeout
+(``_RequestDeadline``), as a REST request must (``http_server``). ``start_server`` runs it
+in-process; ``serve`` blocks until SIGTERM/SIGINT.
 """
+import asyncio
 import concurrent.futures
 import dataclasses
 import functools
@@ -13,142 +21,157 @@ import signal
 import threading
 
 import grpc
-import tensorflow as tf
-from google.protobuf import any_pb2
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
+from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from ..schemas import serving_contract as contract
-from .defaults import DEFAULT_MAX_MESSAGE_BYTES
-from .model_store import ModelStore, VersionNotFound
-from .predict import RequestLimits, ServingError, predict
+from .admission import Admission
+from .errors import ServingError
+from .limits import MiB, ServingLimits
+from .model_store import ModelStore
+from .service import Service
 from .warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 16
-SIGNATURE_DEF_FIELD = "signature_def"
 
-
-def _answers_serving_errors(method):
-    """Turns a ServingError raised by a handler into the gRPC status it names."""
+def _serving(method):
+    """Runs a servicer method's blocking body on the worker pool; a ServingError becomes its gRPC status."""
 
     @functools.wraps(method)
-    def handler(self, request, context):
+    async def handler(self, request, context):
         try:
-            return method(self, request, context)
+            return await method(self, request)
         except ServingError as error:
-            context.abort(error.code, error.message)
+            await context.abort(error.code, error.message)
 
     return handler
 
 
-def _to_ndarray(name, proto):
-    try:
-        return tf.make_ndarray(proto)
-    except Exception as error:  # noqa: BLE001 - malformed TensorProtos fail in many ways
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a valid tensor: {error}") from None
+class _Servicer:
+    def __init__(self, service, pool):
+        self.service = service
+        self._pool = pool
+
+    async def run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
 
-class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, store, limits):
-        self.store = store
-        self.limits = limits
+class PredictionServicer(_Servicer, prediction_service_pb2_grpc.PredictionServiceServicer):
+    @_serving
+    async def Predict(self, request):
+        with self.service.admission.payload(request.ByteSize()):
+            return await self.run(self.service.predict, request)
 
-    @_answers_serving_errors
-    def Predict(self, request, context):
-        self.limits.check_request_bytes(request.ByteSize())
-        loaded = self.store.resolve(request.model_spec)
-        signature_name = request.model_spec.signature_name or contract.SERVING_SIGNATURE
-        inputs = {name: _to_ndarray(name, proto) for name, proto in request.inputs.items()}
-        outputs = predict(loaded, signature_name, inputs, request.output_filter, self.limits)
-        response = predict_pb2.PredictResponse()
-        response.model_spec.name = self.store.name
-        response.model_spec.version.value = loaded.version
-        response.model_spec.signature_name = signature_name
-        for name, array in outputs.items():
-            response.outputs[name].CopyFrom(tf.make_tensor_proto(array))
-        return response
+    @_serving
+    async def GetModelMetadata(self, request):
+        return await self.run(self.service.metadata, request.model_spec, request.metadata_field)
 
-    @_answers_serving_errors
-    def GetModelMetadata(self, request, context):
-        loaded = self.store.resolve(request.model_spec)
-        fields = set(request.metadata_field)
-        if not fields:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"GetModelMetadataRequest must specify at least one metadata_field "
-                               f"({SIGNATURE_DEF_FIELD!r})")
-        if fields - {SIGNATURE_DEF_FIELD}:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"metadata fields {sorted(fields - {SIGNATURE_DEF_FIELD})} are not supported; "
-                               f"only {SIGNATURE_DEF_FIELD!r} is")
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, definition in loaded.signature_defs.items():
-            signature_map.signature_def[name].CopyFrom(definition)
-        packed = any_pb2.Any()
-        packed.Pack(signature_map)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = self.store.name
-        response.model_spec.version.value = loaded.version
-        response.metadata[SIGNATURE_DEF_FIELD].CopyFrom(packed)
-        return response
+    async def Classify(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                            "Classify is not served: colornet models have no classify signature")
 
-    def Classify(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                      "Classify is not served: colornet models have no classify signature")
+    async def Regress(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                            "Regress is not served: colornet models have no regress signature")
 
-    def Regress(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress is not served: colornet models have no regress signature")
-
-    def MultiInference(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served")
+    async def MultiInference(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served")
 
 
-class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, store):
-        self.store = store
+class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
+    @_serving
+    async def GetModelStatus(self, request):
+        return await self.run(self.service.status, request.model_spec)
 
-    @_answers_serving_errors
-    def GetModelStatus(self, request, context):
-        spec = request.model_spec
-        if spec.name != self.store.name:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} is not served here "
-                                                          f"(this server serves {self.store.name!r})")
-        version = spec.version.value if spec.HasField("version") else None
-        try:
-            statuses = self.store.statuses(version)
-        except VersionNotFound as error:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for status in statuses:
-            entry = response.model_version_status.add(version=status.version, state=status.state)
-            if status.error:
-                entry.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
-                entry.status.error_message = status.error
-        return response
+    async def HandleReloadConfigRequest(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                            "config reloads are not supported: this server watches one model dir")
 
-    def HandleReloadConfigRequest(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                      "config reloads are not supported: this server watches one model dir")
+
+class _RequestDeadline(grpc.aio.ServerInterceptor):
+    """Every unary call must deliver its request message within ``seconds`` of its start.
+
+    gRPC waits for a unary request without limit: a client that opens calls and never sends their
+    message would hold them, and the concurrent-call slots, forever. Each unary method is served as
+    a stream-unary one (the same bytes on the wire) that reads its one message under a timeout.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.response_streaming:
+            return handler
+        unary, seconds = handler.unary_unary, self.seconds
+
+        async def read_then_answer(request_iterator, context):
+            try:
+                request = await asyncio.wait_for(request_iterator.__aiter__().__anext__(), seconds)
+            except asyncio.TimeoutError:
+                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                    f"the request message did not arrive within {seconds:g} s")
+            except StopAsyncIteration:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
+            return await unary(request, context)
+
+        return grpc.stream_unary_rpc_method_handler(read_then_answer, request_deserializer=handler.request_deserializer,
+                                                    response_serializer=handler.response_serializer)
 
 
 def _address(host, port):
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
+class _EventLoopThread:
+    """An asyncio event loop running in a daemon thread; ``call(coroutine)`` runs one there and waits."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="serving-loop", daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine, timeout=None):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+async def _start_grpc(service, pool, host, port, limits):
+    server = grpc.aio.server(interceptors=[_RequestDeadline(limits.read_timeout_seconds)],
+                             maximum_concurrent_rpcs=limits.max_concurrent_rpcs, options=[
+        # Over-limit messages are refused by gRPC before the handler sees them: keep its limit above
+        # ours so that an oversized request gets the handler's clearer RESOURCE_EXHAUSTED message.
+        ("grpc.max_receive_message_length", limits.max_request_bytes + MiB),
+        ("grpc.max_send_message_length", limits.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a port in use is an error, not a second server sharing it
+    ])
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service, pool), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, pool), server)
+    try:
+        bound = server.add_insecure_port(_address(host, port))
+    except RuntimeError as error:
+        log.debug("binding %s failed: %s", _address(host, port), error)
+        bound = 0
+    if not bound:
+        raise OSError(f"cannot listen on {_address(host, port)} (port in use or host not local?)")
+    await server.start()
+    return server, bound
+
+
 @dataclasses.dataclass
 class RunningServer:
     """A started server: ``port`` it listens on (gRPC), ``rest_port`` (or None), ``stop()``."""
 
-    grpc_server: grpc.Server
     store: ModelStore
     host: str
     port: int
+    _loop: _EventLoopThread
+    _grpc_server: object
+    _pool: concurrent.futures.ThreadPoolExecutor
     rest_server: object = None
 
     @property
@@ -162,12 +185,18 @@ class RunningServer:
     def stop(self, grace=5.0):
         """Stops taking requests, lets those in flight finish for up to ``grace`` seconds."""
         if self.rest_server:
-            self.rest_server.stop()
-        self.grpc_server.stop(grace).wait()
+            self._loop.call(self.rest_server.stop(grace))
+        self._loop.call(self._stop_grpc(grace))
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._loop.close()
         self.store.stop()
 
+    async def _stop_grpc(self, grace):
+        await self._grpc_server.stop(grace)
+        self._grpc_server = None  # gRPC's aio server must be freed while its event loop runs
+
     def wait(self):
-        self.grpc_server.wait_for_termination()
+        self._loop.call(self._grpc_server.wait_for_termination())
 
     def __enter__(self):
         return self
@@ -177,38 +206,43 @@ class RunningServer:
 
 
 def start_server(model_dir, host="127.0.0.1", port=0, model_name=contract.MODEL_NAME, poll_seconds=2.0,
-                 num_versions=1, limits=RequestLimits(), max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES,
-                 rest_port=None, workers=DEFAULT_WORKERS):
-    """Loads (and warms up) the newest version(s) under ``model_dir``, starts serving, returns a RunningServer.
+                 num_versions=1, limits=ServingLimits(), rest_port=None, version_labels=None, release_memory=False):
+    """Loads (and warms up) the served version(s) under ``model_dir``, starts serving, returns a RunningServer.
 
     ``port=0`` picks a free port (read it from ``.port``). The model dir may be empty or
     missing at start: the server then answers NOT_FOUND until the first version lands.
+    ``version_labels`` (label -> version) pins the served versions to the labelled ones; each
+    must be loadable at start (else ServingError FAILED_PRECONDITION, as TF Serving refuses it).
+    ``release_memory`` gives freed memory back to the OS after large requests (``admission.py``).
     """
+    admission = Admission(limits, release_memory=release_memory)
     store = ModelStore(model_dir, name=model_name, num_versions=num_versions, poll_seconds=poll_seconds,
-                       warmup=replay_warmup_requests).start()
-    # gRPC refuses messages over its limit before the handler sees them; keep it above the
-    # request limit so oversized requests get the handler's clearer RESOURCE_EXHAUSTED message.
-    receive_limit = max(max_message_bytes, limits.max_request_bytes + 1024 * 1024)
-    grpc_server = grpc.server(
-        concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-serve"),
-        options=[("grpc.max_receive_message_length", receive_limit),
-                 ("grpc.max_send_message_length", max_message_bytes)])
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(store, limits), grpc_server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(store), grpc_server)
+                       warmup=functools.partial(replay_warmup_requests, admission=admission),
+                       version_labels=version_labels).start()
     try:
-        bound = grpc_server.add_insecure_port(_address(host, port))
-    except RuntimeError as error:
-        bound = 0
-        log.debug("binding %s failed: %s", _address(host, port), error)
-    if not bound:
+        store.check_version_labels()
+    except ServingError:
         store.stop()
-        raise OSError(f"cannot listen on {_address(host, port)} (port in use or host not local?)")
-    grpc_server.start()
-    running = RunningServer(grpc_server, store, host, bound)
+        raise
+    service = Service(store, admission)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="serve")
+    loop = _EventLoopThread()
+    try:
+        grpc_server, bound = loop.call(_start_grpc(service, pool, host, port, limits))
+    except BaseException:
+        loop.close()
+        pool.shutdown(wait=False)
+        store.stop()
+        raise
+    running = RunningServer(store, host, bound, loop, grpc_server, pool)
     if rest_port is not None:
         from .rest import start_rest_server
 
-        running.rest_server = start_rest_server(store, limits, host, rest_port)
+        try:
+            running.rest_server = loop.call(start_rest_server(service, pool, host, rest_port))
+        except BaseException:
+            running.stop(grace=0)
+            raise
     log.info("serving model %s from %s on %s", model_name, model_dir, running.address)
     return running
 

@@ -3,13 +3,17 @@
 A version may ship ``assets.extra/tf_serving_warmup_requests``: a TFRecord of PredictionLogs.
 Each PredictRequest in it is replayed before the version turns AVAILABLE, so the first real
 requests do not pay for graph optimization and memory allocation. A version that fails its
-own warm-up requests fails to load, as in TF Serving.
+own warm-up requests fails to load, as in TF Serving. The requests go through the same checks
+and budget as clients' requests (``admission.py``).
 """
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from ..schemas import serving_contract as contract
-from .predict import predict
+from .admission import Admission
+from .limits import ServingLimits
+from .predict import run_signature
+from .service import request_arrays
 
 
 def warmup_requests(version_dir):
@@ -21,10 +25,11 @@ def warmup_requests(version_dir):
     return [log.predict_log.request for log in logs if log.HasField("predict_log")]
 
 
-def replay_warmup_requests(loaded):
+def replay_warmup_requests(loaded, admission=None):
     """Runs each warm-up request against ``loaded``; returns how many ran. Raises on failure."""
+    admission = admission or Admission(ServingLimits())
     requests = warmup_requests(loaded.path)
     for request in requests:
-        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
-        predict(loaded, request.model_spec.signature_name or contract.SERVING_SIGNATURE, inputs, request.output_filter)
+        signature_name, inputs = request_arrays(loaded, request, admission.limits)
+        run_signature(loaded, signature_name, inputs, admission, request.output_filter)
     return len(requests)

@@ -8,10 +8,12 @@ what the Transform component writes: ``transform_fn/``, ``transformed_metadata/`
 
 ``exported_model`` exports a tiny model through ``components.export`` once per test session
 (tracing the Transform layer into four signatures takes ~20 s), for every test module.
+``run_pusher`` runs colornet's Pusher executor on a Model artifact folder.
 """
 import functools
 import hashlib
 import io
+import json
 import pathlib
 import tempfile
 
@@ -23,8 +25,11 @@ from google.protobuf import text_format
 from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+from tfx.types import standard_artifacts
 
+from colornet.components.ingestion import provenance
 from colornet.components.model import export, network as model_lib, transform
+from colornet.components.pusher.executor import AtomicPushExecutor
 from colornet.pipeline.config import ModelConfig
 from colornet.schemas import features
 from colornet.schemas import RAW_SCHEMA_DIR
@@ -49,7 +54,8 @@ def raw_instance(encoded):
     height, width = tf.io.decode_image(encoded, channels=3).shape[:2]
     return {features.IMAGE: [encoded], features.ID: [b"photo"],
             features.SHA256: [hashlib.sha256(encoded).hexdigest().encode()],
-            features.HEIGHT: [height], features.WIDTH: [width]}
+            features.HEIGHT: [height], features.WIDTH: [width],
+            **{name: [value.encode()] for name, value in provenance.example_values(None).items()}}
 
 
 def raw_example(encoded):
@@ -110,3 +116,20 @@ def exported_model(base_dir, shared_data):
     tft_output = write_transform_output(base_dir / "transform_graph", training_photos(shared_data))
     export_dir = base_dir / "model" / "Format-Serving"
     return pathlib.Path(export.export_serving_model(tiny_model(), tft_output, SIZE, str(export_dir)))
+
+
+def run_pusher(model_uri, serving_dir, out_dir, blessed, custom_config=None):
+    """Runs colornet's Pusher executor on the Model artifact at ``model_uri``; returns the PushedModel."""
+    model = standard_artifacts.Model()
+    model.uri = str(model_uri)
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(out_dir / "blessing")
+    blessing.set_int_custom_property("blessed", int(blessed))
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(out_dir / "pushed")
+    exec_properties = {"push_destination": json.dumps({"filesystem": {"base_directory": str(serving_dir)}})}
+    if custom_config is not None:
+        exec_properties["custom_config"] = json.dumps(custom_config)
+    AtomicPushExecutor().Do({"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
+                            exec_properties)
+    return pushed

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from conftest import SHARED_DATA
 
@@ -39,11 +40,31 @@ def run_local_pipeline(tmp_path, components, name="ingestion-test"):
     return root
 
 
+def validated(examples, suffix, schema):
+    """StatisticsGen (with colornet's stats options) and an ExampleValidator against ``schema``, for
+    ``run_local_pipeline``; ids end in ``.<suffix>``."""
+    from tfx import v1 as tfx
+
+    from colornet.components.ingestion.component import stats_options
+
+    statistics = tfx.components.StatisticsGen(examples=examples, stats_options=stats_options()).with_id(
+        f"StatisticsGen.{suffix}")
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema).with_id(f"ExampleValidator.{suffix}")
+    return [statistics, validator]
+
+
 def output_uri(pipeline_root: str, component_id: str, output_key: str) -> str:
     """The (single) artifact folder a component wrote in a LocalDagRunner run."""
     uris = glob.glob(os.path.join(pipeline_root, component_id, output_key, "*"))
     assert len(uris) == 1, uris
     return uris[0]
+
+
+def read_anomalies(pipeline_root, validator_id, split):
+    """What an ExampleValidator found in one split (an empty ``anomaly_info`` when nothing)."""
+    path = os.path.join(output_uri(pipeline_root, validator_id, "anomalies"), f"Split-{split}", "SchemaDiff.pb")
+    return anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
 
 
 def read_examples(split_dir: str) -> list:

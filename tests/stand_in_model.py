@@ -1,14 +1,16 @@
 """Test harness: a stand-in for a trained colornet model, with the same serving signatures and no training.
 
-``serving_default``: ``images`` (encoded bytes, any size) -> ``colorized`` (PNG of the photo
-in gray, tinted by a fixed RGB factor); ``colorize_ab``: ``images`` -> ``ab`` (float32
-[batch, 8, 8, 2]). Versions exported with different tints give outputs that tell them
+``serving_default``: ``images`` (encoded bytes, any size) -> ``colorized_bytes`` (PNG of the
+photo in gray, tinted by a fixed RGB factor) and ``errors``; ``colorize_ab``: ``images`` -> ``ab``
+(float32 [batch, 8, 8, 2]) and ``errors``. Bad photos are handled by the real signatures' code
+(``signatures.per_photo``): each fails alone, with its reason in ``errors``. Versions exported with different tints give outputs that tell them
 apart, which the serving tests and ``benchmarks/serve.py`` use to see version switches.
 """
 import pathlib
 
 import tensorflow as tf
 
+from colornet.components.model.signatures import per_photo
 from colornet.schemas import serving_contract as contract
 
 RED = (1.0, 0.3, 0.3)
@@ -28,9 +30,12 @@ class TintModel(tf.Module):
 
     @tf.function(input_signature=[_IMAGES])
     def serve(self, images):
-        pngs = tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), images,
-                         fn_output_signature=tf.TensorSpec([], tf.string))
-        return {contract.COLORIZED_OUTPUT: pngs}
+        def colorize(good):
+            return tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), good,
+                             fn_output_signature=tf.TensorSpec([], tf.string))
+
+        pngs, errors = per_photo(images, colorize, tf.constant([""]))
+        return {contract.COLORIZED_OUTPUT: pngs, contract.ERRORS_OUTPUT: errors}
 
     @tf.function(input_signature=[_IMAGES])
     def colorize_ab(self, images):
@@ -38,7 +43,11 @@ class TintModel(tf.Module):
             small = tf.image.resize(tf.cast(self._tinted(encoded), tf.float32), [8, 8])
             return small[..., :2] - 128.0
 
-        return {contract.AB_OUTPUT: tf.map_fn(ab, images, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))}
+        def predict_ab(good):
+            return tf.map_fn(ab, good, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))
+
+        ab_values, errors = per_photo(images, predict_ab, tf.zeros([1, 8, 8, 2]))
+        return {contract.AB_OUTPUT: ab_values, contract.ERRORS_OUTPUT: errors}
 
 
 def write_tint_model(base_dir, version, tint=RED):

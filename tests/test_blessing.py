@@ -1,5 +1,6 @@
 """The Evaluator's metrics and blessing: TFMA on a tiny exported model checked against numpy, then
-real pipeline runs (LocalDagRunner) where only a model that beats gray and does not regress is pushed."""
+real pipeline runs (LocalDagRunner) where only a model that beats gray AND the best constant color,
+and does not regress, is pushed: a model that learned one tint is refused."""
 import pathlib
 
 import numpy as np
@@ -8,10 +9,11 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from skimage import color, metrics as skmetrics
 
-from colornet.components.evaluation import evaluator as evaluation
+from colornet.components.evaluation import evaluator as evaluation, metrics
 from colornet.pipeline.config import BlessingConfig
 from colornet.schemas import features, serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
+from conftest import write_small_photos
 from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
 
 EVAL_SIZES = [(40, 48), (64, 40), (33, 57), (50, 50), (80, 60)]
@@ -31,12 +33,14 @@ def _numpy_metrics(loaded, encoded):
             color.lab2rgb(np.concatenate([lum, true], -1)), color.lab2rgb(np.concatenate([lum, guess], -1)),
             data_range=1.0) for lum, true, guess in zip(lightness, ab_true, ab)])
 
-    ab_mse = np.mean((ab_true.astype(np.float64) - ab_pred) ** 2)
-    return {"ab_mse": ab_mse, "ab_mse_vs_gray": ab_mse / np.mean(ab_true.astype(np.float64) ** 2),
-            "psnr": psnr(ab_pred), "gray_psnr": psnr(np.zeros_like(ab_pred))}
+    ab_true = ab_true.astype(np.float64)
+    ab_mse = np.mean((ab_true - ab_pred) ** 2)
+    constant_mse = np.mean((ab_true - ab_true.reshape(-1, 2).mean(axis=0)) ** 2)
+    return {"ab_mse": ab_mse, "ab_mse_vs_gray": ab_mse / np.mean(ab_true ** 2), "constant_ab_mse": constant_mse,
+            "ab_mse_vs_constant": ab_mse / constant_mse, "psnr": psnr(ab_pred), "gray_psnr": psnr(np.zeros_like(ab_pred))}
 
 
-def test_tfma_metrics_match_numpy_and_blessing_follows_the_gray_ratio(tmp_path_factory, shared_data, tmp_path):
+def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_factory, shared_data, tmp_path):
     export_dir = exported_model(tmp_path_factory.getbasetemp() / "export", shared_data)
     encoded = [encode(photo, "JPEG" if index % 2 else "PNG")
                for index, photo in enumerate(sample_photos(shared_data, EVAL_SIZES))]
@@ -55,27 +59,49 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_the_gray_ratio(tmp_path_f
     expected = _numpy_metrics(tf.saved_model.load(str(export_dir)), encoded)
 
     assert measured["example_count"] == len(encoded)
-    for name in ("ab_mse", "ab_mse_vs_gray"):
+    assert {metric().name for metric in metrics.STREAMING_METRICS} <= set(measured)
+    for name in ("ab_mse", "ab_mse_vs_gray", "constant_ab_mse", "ab_mse_vs_constant"):
         assert measured[name] == pytest.approx(expected[name], rel=1e-4), name
     for name in ("psnr", "gray_psnr"):  # TF's Lab -> RGB against skimage's, in float32
         assert measured[name] == pytest.approx(expected[name], abs=0.05), name
-    assert tfma.load_validation_result(str(tmp_path / "tfma")).validation_ok == (expected["ab_mse_vs_gray"] < 1.0)
+    blessed = expected["ab_mse_vs_gray"] < 1.0 and expected["ab_mse_vs_constant"] < 1.0 and \
+        measured["colorfulness_ratio"] >= BlessingConfig().min_colorfulness_ratio
+    assert tfma.load_validation_result(str(tmp_path / "tfma")).validation_ok == blessed
 
 
-def test_gray_threshold_is_strict_and_regression_is_lower_is_better():
-    config = evaluation.eval_config(BlessingConfig(max_ab_mse_vs_gray=1.0, regression_tolerance=2.5))
+def test_thresholds_are_strict_for_both_baselines_and_regression_is_lower_is_better():
+    config = evaluation.eval_config(BlessingConfig(max_ab_mse_vs_gray=1.0, max_ab_mse_vs_constant=0.9,
+                                                   min_colorfulness_ratio=0.3, regression_tolerance=2.5))
     thresholds = {metric.class_name: metric.threshold for metric in config.metrics_specs[0].metrics}
-    upper = thresholds["AbMseVsGray"].value_threshold.upper_bound.value
-    assert upper < 1.0 and upper == pytest.approx(1.0)
+    for name, bound in (("AbMseVsGray", 1.0), ("AbMseVsConstant", 0.9)):
+        upper = thresholds[name].value_threshold.upper_bound.value
+        assert upper < bound and upper == pytest.approx(bound)
+    assert thresholds["ColorfulnessRatio"].value_threshold.lower_bound.value == 0.3
     change = thresholds["AbMse"].change_threshold
     assert change.direction == tfma.MetricDirection.LOWER_IS_BETTER and change.absolute.value == 2.5
+    unthresholded = evaluation.eval_config(BlessingConfig(min_colorfulness_ratio=0.0))
+    assert not any(metric.HasField("threshold") for metric in unthresholded.metrics_specs[0].metrics
+                   if metric.class_name == "ColorfulnessRatio")
 
 
-# --- Real pipeline runs, one workdir: garbage model (first run), good model, regressed model. ---
+# --- Real pipeline runs, one workdir: garbage, a tint, a colorizer, then a regressed model. ---
 
 GOOD = {"variant": "alpha", "image_size": 32, "learning_rate": 3e-3}
 GARBAGE = {"variant": "alpha", "image_size": 32, "learning_rate": 10.0}  # one step saturates tanh: ab = +-128
 REGRESSED = {"variant": "alpha", "image_size": 32, "learning_rate": 1e-3}
+WARM = (10.0, 30.0)  # the tint photos' mean (a, b): warm, as photos are on average
+
+
+def warm_noise(rgb, _rng=np.random.default_rng(11)):
+    """A photo's own L under a warm tint plus zero-mean random ab in 4x4 px blocks: nothing in the photo
+    predicts the variation, so the best any model can learn is the tint, which beats gray but is the
+    best constant color itself."""
+    lightness = color.rgb2lab(rgb)[..., 0]
+    height, width = lightness.shape
+    blocks = _rng.uniform(-30.0, 30.0, size=(height // 4 + 1, width // 4 + 1, 2)) + WARM
+    ab = np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)[:height, :width]
+    return (np.clip(color.lab2rgb(np.concatenate([lightness[..., None], ab], axis=-1)), 0, 1) * 255).round().astype(
+        np.uint8)
 
 
 def _new_outputs(config, component, output, seen):
@@ -93,50 +119,82 @@ def _failed_metrics(evaluation_dir):
 
 
 @pytest.fixture(scope="module")
-def pipeline_runs(duotone_photos, tmp_path_factory):
-    """Three runs of the real pipeline in one workdir; per run: (blessed, failed metrics, versions after)."""
+def tint_photos(shared_data, tmp_path_factory):
+    """Twelve real photos (BSDS500), at most 64 px a side, recolored by ``warm_noise``."""
+    return write_small_photos(shared_data / "bsds500" / "train", tmp_path_factory.mktemp("tint_photos"),
+                              12, 64, recolor=warm_noise)
+
+
+@pytest.fixture(scope="module")
+def pipeline_runs(duotone_photos, tint_photos, tmp_path_factory):
+    """Four runs of the real pipeline in one workdir; per run: (blessed, failed metrics, versions after, config)."""
     from colornet.pipeline import local_runner
     from colornet.pipeline.config import PipelineConfig
 
     workdir = tmp_path_factory.mktemp("blessing")
+    duotone, tint = str(duotone_photos[0].parent), str(tint_photos[0].parent)
     runs = [
-        dict(model=GARBAGE, train_steps=2),
-        dict(model=GOOD, train_steps=80),
-        # Beats gray or not, only the change threshold may stop it: a few steps from scratch.
-        dict(model=REGRESSED, train_steps=2, blessing={"max_ab_mse_vs_gray": 1e6}),
+        dict(images_dir=duotone, model=GARBAGE, train_steps=2),
+        dict(images_dir=tint, model=GOOD, train_steps=120),
+        dict(images_dir=duotone, model=GOOD, train_steps=80),
+        # Whatever it beats, only the change threshold may stop it: a few steps from scratch.
+        dict(images_dir=duotone, model=REGRESSED, train_steps=2,
+             blessing={"max_ab_mse_vs_gray": 1e6, "max_ab_mse_vs_constant": 1e6, "min_colorfulness_ratio": 0.0}),
     ]
     blessings, evaluations, outcomes = set(), set(), []
     for run in runs:
         config = PipelineConfig(
-            images_dir=str(duotone_photos[0].parent), workdir=str(workdir), warm_start=False,
+            workdir=str(workdir), warm_start=False,
             training={"batch_size": 4, "epochs": 1, "augment": False, "seed": 1}, eval_steps=1,
             beam_args=["--direct_running_mode=in_memory"], **run)
         local_runner.run(config)
         (blessing,) = _new_outputs(config, "Evaluator", "blessing", blessings)
         (evaluation_dir,) = _new_outputs(config, "Evaluator", "evaluation", evaluations)
         outcomes.append(((blessing / "BLESSED").exists(), _failed_metrics(evaluation_dir),
-                         loadable_versions(config.serving_dir)))
+                         loadable_versions(config.serving_dir), config))
     return outcomes
 
 
 @pytest.mark.slow
 def test_first_model_worse_than_gray_is_not_pushed(pipeline_runs):
-    blessed, failed, versions = pipeline_runs[0]
+    blessed, failed, versions, _ = pipeline_runs[0]
     assert not blessed
     assert "ab_mse_vs_gray" in failed
     assert versions == []
 
 
 @pytest.mark.slow
-def test_model_that_beats_gray_is_pushed(pipeline_runs):
-    blessed, failed, versions = pipeline_runs[1]
+def test_a_model_that_learned_one_tint_beats_gray_but_is_not_pushed(pipeline_runs):
+    blessed, failed, versions, _ = pipeline_runs[1]
+    assert not blessed
+    assert "ab_mse_vs_constant" in failed and "ab_mse_vs_gray" not in failed
+    assert versions == []
+
+
+@pytest.mark.slow
+def test_a_refused_run_says_why_and_a_rerun_says_why_nothing_happens(pipeline_runs, capsys):
+    from colornet.pipeline import local_runner
+
+    regressed = pipeline_runs[3][3]  # the last run: refused for regressing
+    verdict = evaluation.latest_verdict(regressed.pipeline_root)
+    assert not verdict.blessed
+    assert verdict.failures == ["ab_mse is worse than the last blessed model's by more than 0"]
+    assert local_runner.run(regressed) is False
+    printed = capsys.readouterr().out
+    assert "nothing to do; --no-cache runs it again" in printed and "Evaluator: NOT BLESSED" in printed
+    assert verdict.line() in printed and "best constant" in printed
+
+
+@pytest.mark.slow
+def test_model_that_learned_image_dependent_color_is_pushed(pipeline_runs):
+    blessed, failed, versions, _ = pipeline_runs[2]
     assert blessed and not failed
     assert len(versions) == 1
 
 
 @pytest.mark.slow
 def test_model_worse_than_the_last_blessed_one_is_not_pushed(pipeline_runs):
-    blessed, failed, versions = pipeline_runs[2]
+    blessed, failed, versions, _ = pipeline_runs[3]
     assert not blessed
-    assert failed == {"ab_mse"}  # the change threshold, not the gray ratio (loosened for this run)
-    assert versions == pipeline_runs[1][2]
+    assert failed == {"ab_mse"}  # the change threshold alone (the others are loosened for this run)
+    assert versions == pipeline_runs[2][2]

@@ -11,8 +11,10 @@ def test_profiles_build_validated_pipeline_configs():
     for name in config.PROFILES:
         built = config.pipeline_config(name, "photos", "work")
         assert isinstance(built.model, config.ModelConfig) and isinstance(built.training, config.TrainingConfig)
-    demo = config.pipeline_config("demo", "photos", "work", model={"image_size": 64}, train_steps=7)
-    assert (demo.model.image_size, demo.model.backbone, demo.train_steps) == (64, "mobilenet_v2", 7)
+    cpu = config.pipeline_config("cpu", "photos", "work", model={"image_size": 96}, train_steps=7)
+    assert (cpu.model.image_size, cpu.model.variant, cpu.model.lr_schedule, cpu.train_steps) == \
+        (96, "unet", "one_cycle", 7)
+    assert config.pipeline_config("full", "photos", "work").model.uses_classifier
 
 
 @pytest.mark.parametrize("section, key", [("model", "image_szie"), ("training", "batch"), ("ingestion", "max_sise"),
@@ -47,14 +49,14 @@ def test_sections_round_trip_through_dicts():
 
 def test_cli_flags_come_from_the_config_fields(tmp_path, capsys):
     parser = cli.build_parser()
-    args = parser.parse_args(["run", "--images", "x", "--profile", "demo", "--image-size", "64", "--no-augment",
+    args = parser.parse_args(["run", "--images", "x", "--profile", "article", "--image-size", "64", "--no-augment",
                               "--loss", "huber", "--max-side", "512"])
     from colornet.pipeline.commands import config_from_args
 
     built = config_from_args(args, "x")
     assert (built.model.image_size, built.model.loss, built.training.augment, built.ingestion.max_side) == \
         (64, "huber", False, 512)
-    assert built.model.backbone == "mobilenet_v2"  # not given: the profile's
+    assert built.model.variant == "fusion"  # not given: the profile's
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--images", "x", "--variant", "gamma"])
     assert "invalid choice: 'gamma'" in capsys.readouterr().err

@@ -1,14 +1,25 @@
 """The HTML gallery (opened and its embedded pictures decoded) and the PNG comparison grid."""
 import base64
+import html
 import html.parser
 import io
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from colornet.components.evaluation import gallery, metrics
+from colornet.components.evaluation import report as report_lib
+from photo_fixtures import make_photo_folder, skimage_photo
 from PIL import Image
 
-from colornet.components.evaluation import gallery, metrics, report as report_lib
-from photo_fixtures import make_photo_folder, skimage_photo
+
+def _colorfulness(rgb):
+    return float(metrics.colorfulness(tf.constant(np.asarray(rgb)[None], tf.float32) / 255.0)[0])
+
+
+def _gray(rgb):
+    """The gray baseline of a uint8 photo, as the report makes it."""
+    return report_lib._rgb(metrics.with_ab(report_lib._lab(rgb), 0.0))
 
 
 def _gray_colorizer(images):
@@ -42,21 +53,23 @@ def written_gallery(tmp_path_factory, shared_data):
     return report, path
 
 
-def test_gallery_embeds_three_decodable_thumbnails_per_photo(written_gallery):
+def test_gallery_embeds_four_decodable_thumbnails_per_photo(written_gallery):
     report, path = written_gallery
     page = _PageReader()
     page.feed(path.read_text(encoding="utf-8"))
-    assert len(page.images) == 3 * len(report["photos"]) == 15
-    assert [image["alt"] for image in page.images[:3]] == ["gray", "colorized", "original"]
+    assert len(page.images) == 4 * len(report["photos"]) == 20
+    assert [image["alt"] for image in page.images[:4]] == ["gray", "best constant", "colorized", "original"]
     for image in page.images:
         prefix, payload = image["src"].split(",", 1)
         assert prefix == "data:image/png;base64"
         with Image.open(io.BytesIO(base64.b64decode(payload))) as picture:
             assert picture.format == "PNG" and picture.mode == "RGB"
             assert picture.width <= gallery.THUMBNAIL_WIDTH
-    with Image.open(io.BytesIO(base64.b64decode(page.images[2]["src"].split(",", 1)[1]))) as astronaut:
+    with Image.open(io.BytesIO(base64.b64decode(page.images[3]["src"].split(",", 1)[1]))) as astronaut:
         assert astronaut.size == (256, 256)
-        assert metrics.colorfulness(np.asarray(astronaut)) > 20
+        assert _colorfulness(astronaut) > 20
+    with Image.open(io.BytesIO(base64.b64decode(page.images[1]["src"].split(",", 1)[1]))) as constant:
+        assert 0 < _colorfulness(constant) < _colorfulness(astronaut)  # one tint: some color, not the photo's
 
 
 def test_gallery_starts_with_the_summary_and_names_every_photo(written_gallery):
@@ -66,7 +79,8 @@ def test_gallery_starts_with_the_summary_and_names_every_photo(written_gallery):
     page.feed(text)
     summary_at = text.index("<table class=summary>")
     assert summary_at < text.index("<section>")
-    assert "model beats gray" in page.cells
+    assert {"beats gray", "beats constant", "best constant"} <= set(page.cells)
+    assert "the best constant color's" in html.unescape(text)  # the headline
     for label in report_lib.METRIC_LABELS.values():
         assert label in page.cells
     for record in report["photos"]:
@@ -78,8 +92,7 @@ def test_gallery_starts_with_the_summary_and_names_every_photo(written_gallery):
 
 def test_comparison_grid_lays_out_rows_of_three():
     astronaut, coffee = skimage_photo("astronaut"), skimage_photo("coffee")  # 512x512 and 400x600
-    rows = [(metrics.gray_baseline(astronaut)[..., 0], astronaut / 255.0, astronaut),
-            (metrics.gray_baseline(coffee), coffee, coffee)]
+    rows = [(_gray(astronaut)[..., 0], astronaut / 255.0, astronaut), (_gray(coffee), coffee, coffee)]
     grid = gallery.comparison_grid(rows, cell_width=128, gap=4)
     assert grid.dtype == np.uint8 and grid.ndim == 3 and grid.shape[2] == 3
     assert grid.shape[1] == 3 * 128 + 4 * 4
@@ -91,8 +104,8 @@ def test_comparison_grid_lays_out_rows_of_three():
     expected = np.asarray(Image.fromarray(astronaut).resize((128, 128), Image.Resampling.LANCZOS))
     assert np.abs(cell.astype(int) - expected).mean() < 1.0
     # The gray column is gray, the original column is not.
-    assert metrics.colorfulness(grid[top:top + 128, 4:4 + 128]) < 1.0
-    assert metrics.colorfulness(grid[top:top + 128, 4 + 2 * 132:4 + 2 * 132 + 128]) > 20
+    assert _colorfulness(grid[top:top + 128, 4:4 + 128]) < 1.0
+    assert _colorfulness(grid[top:top + 128, 4 + 2 * 132:4 + 2 * 132 + 128]) > 20
 
 
 def test_comparison_grid_without_labels_and_small_pictures():

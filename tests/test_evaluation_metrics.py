@@ -1,12 +1,25 @@
-"""components/quality/metrics.py: known values, and behaviour on real photos."""
+"""components/evaluation/metrics.py: each measure against an independent reference (numpy, scikit-image,
+hand-computed values), and the streaming metrics against the per-photo measures."""
 import math
 
 import numpy as np
 import pytest
 import skimage.color
-
+import skimage.metrics
+import tensorflow as tf
 from colornet.components.evaluation import metrics
 from photo_fixtures import skimage_photo
+
+
+def _batch(*images):
+    """uint8 RGB photos of one size -> a float32 [n, h, w, 3] batch in [0, 1]."""
+    return tf.constant(np.stack(images), tf.float32) / 255.0
+
+
+def _numpy_colorfulness(rgb):
+    red, green, blue = np.moveaxis(rgb.astype(np.float64), -1, 0)
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    return math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean())
 
 
 @pytest.fixture(scope="module")
@@ -14,77 +27,123 @@ def coffee():
     return skimage_photo("coffee")
 
 
-def test_identical_images_score_perfectly(coffee):
-    scores = metrics.all_metrics(coffee, coffee.copy())
-    assert scores["psnr"] == math.inf
-    assert scores["ssim"] == pytest.approx(1.0)
-    assert scores["ab_mse"] == 0.0
-    assert scores["colorfulness"] == pytest.approx(metrics.colorfulness(coffee))
+def test_psnr_and_ssim_match_scikit_image(coffee):
+    noisy = np.clip(coffee.astype(int) + np.random.default_rng(0).integers(-12, 13, coffee.shape), 0, 255).astype(np.uint8)
+    original, candidate = _batch(coffee), _batch(noisy)
+    assert float(metrics.psnr(original, candidate)[0]) == pytest.approx(
+        skimage.metrics.peak_signal_noise_ratio(coffee, noisy), abs=0.01)
+    # TensorFlow's SSIM uses an 11x11 Gaussian window, as scikit-image does with gaussian_weights=True.
+    reference = skimage.metrics.structural_similarity(coffee, noisy, channel_axis=-1, gaussian_weights=True,
+                                                      sigma=1.5, use_sample_covariance=False, data_range=255)
+    assert float(metrics.ssim(original, candidate)[0]) == pytest.approx(reference, abs=0.01)
 
 
-def test_uint8_and_float_inputs_agree(coffee):
-    noisy = np.clip(coffee.astype(int) + np.random.default_rng(0).integers(-8, 9, coffee.shape), 0, 255).astype(np.uint8)
-    from_uint8 = metrics.all_metrics(coffee, noisy)
-    from_float = metrics.all_metrics(coffee / 255.0, noisy.astype(np.float32) / 255.0)
-    for name in metrics.METRICS:
-        assert from_float[name] == pytest.approx(from_uint8[name], rel=1e-4), name
+def test_identical_photos_score_the_cap_and_known_errors_their_psnr(coffee):
+    assert float(metrics.psnr(_batch(coffee), _batch(coffee))[0]) == metrics.MAX_PSNR
+    half = tf.fill([1, 16, 16, 3], 0.5)
+    assert float(metrics.psnr(half, half + 0.1)[0]) == pytest.approx(20.0, abs=1e-4)  # MSE 0.01 -> 20 dB
 
 
-def test_psnr_of_a_known_error():
-    original = np.full((16, 16, 3), 0.5)
-    candidate = original + 0.1  # MSE 0.01 on a [0, 1] range -> 20 dB
-    assert metrics.psnr(original, candidate) == pytest.approx(20.0)
-
-
-def test_gray_image_has_zero_colorfulness():
-    gray = np.repeat(np.linspace(0, 255, 64 * 48, dtype=np.float64).reshape(64, 48, 1), 3, axis=-1)
-    assert metrics.colorfulness(gray.round().astype(np.uint8)) == 0.0
-
-
-def test_colorfulness_by_hand():
-    # Half the pixels pure red (255, 0, 0), half black.
-    # rg = R - G: 255 or 0 -> mean 127.5, variance 127.5^2.
-    # yb = (R + G) / 2 - B: 127.5 or 0 -> mean 63.75, variance 63.75^2.
-    # sigma = sqrt(127.5^2 + 63.75^2), mu = sqrt(127.5^2 + 63.75^2): C = 1.3 * 142.5478...
+def test_colorfulness_by_hand_and_against_numpy(coffee):
+    # Half the pixels pure red, half black: rg is 255 or 0, yb 127.5 or 0; C = 1.3 * hypot(127.5, 63.75).
     image = np.zeros((2, 2, 3), np.uint8)
     image[0, :, 0] = 255
-    assert metrics.colorfulness(image) == pytest.approx(1.3 * math.hypot(127.5, 63.75))
+    assert float(metrics.colorfulness(_batch(image))[0]) == pytest.approx(1.3 * math.hypot(127.5, 63.75), rel=1e-5)
+    assert float(metrics.colorfulness(_batch(coffee))[0]) == pytest.approx(_numpy_colorfulness(coffee), rel=1e-4)
+    gray = np.repeat(np.linspace(0, 255, 64 * 48).round().astype(np.uint8).reshape(64, 48, 1), 3, axis=-1)
+    assert float(metrics.colorfulness(_batch(gray))[0]) == 0.0
 
 
-def test_colorfulness_ranks_real_photos(coffee):
-    assert metrics.colorfulness(metrics.gray_baseline(coffee)) < 1.0
-    assert metrics.colorfulness(skimage_photo("astronaut")) > 20.0
+def test_ab_measures_match_scikit_image(coffee):
+    original_lab = tf.constant(skimage.color.rgb2lab(coffee)[None], tf.float32)
+    gray_lab = metrics.with_ab(original_lab, 0.0)
+    assert float(metrics.ab_mse(original_lab, gray_lab)[0]) == pytest.approx(
+        np.mean(skimage.color.rgb2lab(coffee)[..., 1:] ** 2), rel=1e-4)
+    ab = skimage.color.rgb2lab(coffee)[..., 1:]
+    assert float(metrics.ab_spread(original_lab)[0]) == pytest.approx(ab.reshape(-1, 2).std(axis=0).mean(), rel=1e-4)
+    np.testing.assert_allclose(metrics.mean_ab(original_lab)[0], ab.reshape(-1, 2).mean(axis=0), rtol=1e-4)
+    tinted = metrics.with_ab(original_lab, [10.0, 20.0])
+    assert float(metrics.ab_spread(tinted)[0]) == 0.0
+    np.testing.assert_allclose(metrics.mean_ab(tinted)[0], [10.0, 20.0])
 
 
-def test_gray_baseline_keeps_lightness_and_drops_chroma(coffee):
-    gray = metrics.gray_baseline(coffee)
-    assert gray.dtype == np.uint8 and gray.shape == coffee.shape
-    gray_lab, original_lab = skimage.color.rgb2lab(gray), skimage.color.rgb2lab(coffee)
-    assert np.abs(gray_lab[..., 0] - original_lab[..., 0]).max() < 0.5  # uint8 rounding only
-    assert np.abs(gray_lab[..., 1:]).max() < 1.0
+def _photos(count=6, size=32, seed=0):
+    """Model-scaled (L, ab) of real photos: crops of scikit-image's samples at ``size``."""
+    rng = np.random.default_rng(seed)
+    lightness, ab = [], []
+    for name in ("astronaut", "coffee", "chelsea"):
+        photo = skimage_photo(name)
+        for _ in range(count // 3):
+            top, left = rng.integers(0, 200, size=2)
+            lab_image = skimage.color.rgb2lab(photo[top:top + 4 * size:4, left:left + 4 * size:4])
+            lightness.append(lab_image[..., :1] / 50.0 - 1.0)
+            ab.append(lab_image[..., 1:] / 128.0)
+    return tf.constant(np.stack(lightness), tf.float32), tf.constant(np.stack(ab), tf.float32)
 
 
-def test_gray_baseline_ab_mse_is_the_mean_squared_chroma(coffee):
-    mean_squared_chroma = np.mean(skimage.color.rgb2lab(coffee)[..., 1:] ** 2)
-    assert metrics.ab_mse(coffee, metrics.gray_baseline(coffee)) == pytest.approx(mean_squared_chroma, rel=0.01)
-    # Exactly so without the uint8 rounding of the baseline:
-    exact_gray = skimage.color.lab2rgb(skimage.color.rgb2lab(coffee) * [1, 0, 0])
-    assert metrics.ab_mse(coffee, exact_gray) == pytest.approx(mean_squared_chroma, rel=1e-3)
+def _streamed(metric_class, ab_true, prediction, batches=2):
+    """A streaming metric over ``batches`` slices, as TFMA and Keras feed it (after a reset, as they do)."""
+    metric = metric_class()
+    metric.update_state(ab_true[:1], prediction[:1])
+    metric.reset_state()
+    for part_true, part_pred in zip(tf.split(ab_true, batches), tf.split(prediction, batches)):
+        metric.update_state(part_true, part_pred)
+    return float(metric.result())
 
 
-def test_gray_baseline_of_a_gray_photo_is_nearly_the_photo():
-    gray_photo = np.repeat(skimage_photo("camera")[..., None], 3, axis=-1)
-    baseline = metrics.gray_baseline(gray_photo)
-    assert np.abs(baseline.astype(int) - gray_photo).max() <= 1
-    assert metrics.psnr(gray_photo, baseline) > 50.0
+def test_streaming_chroma_metrics_know_gray_and_the_best_constant():
+    lightness, ab = _photos()
+    ab_lab = ab.numpy().reshape(-1, 2) * 128.0
+    constant = ab_lab.mean(axis=0)
+    prediction = tf.concat([lightness, ab * 0.5], axis=-1)
+    model_mse = np.mean((ab_lab - 0.5 * ab_lab) ** 2)
+    gray_mse, constant_mse = np.mean(ab_lab ** 2), np.mean((ab_lab - constant) ** 2)
+    assert _streamed(metrics.AbMse, ab, prediction) == pytest.approx(model_mse, rel=1e-4)
+    assert _streamed(metrics.GrayAbMse, ab, prediction) == pytest.approx(gray_mse, rel=1e-4)
+    assert _streamed(metrics.ConstantAbMse, ab, prediction) == pytest.approx(constant_mse, rel=1e-3)
+    assert _streamed(metrics.AbMseVsConstant, ab, prediction) == pytest.approx(model_mse / constant_mse, rel=1e-3)
+    # A model whose output is ab alone (as the Trainer compiles them) gets the same chroma metrics.
+    assert _streamed(metrics.AbMse, ab, ab * 0.5) == pytest.approx(model_mse, rel=1e-4)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4)), np.zeros((4, 4, 4)), np.full((4, 4, 3), 2.0), np.zeros((4, 4, 3), int)])
-def test_rejects_what_is_not_rgb(bad):
-    with pytest.raises(ValueError):
-        metrics.colorfulness(bad)
+def test_any_constant_tint_scores_at_least_the_best_constant():
+    lightness, ab = _photos()
+    for tint in ([0.0, 0.0], [0.05, 0.1], [-0.1, 0.2]):
+        constant_prediction = tf.concat([lightness, tf.broadcast_to(tint, ab.shape)], axis=-1)
+        assert _streamed(metrics.AbMseVsConstant, ab, constant_prediction) >= 1.0 - 1e-6
+        # E[x^2] - E[x]^2 in float32 leaves ~1e-5 of a variance: a few thousandths of a Lab unit.
+        assert _streamed(metrics.PhotoColorStd, ab, constant_prediction) == pytest.approx(0.0, abs=0.01)
+    truth = tf.concat([lightness, ab], axis=-1)
+    assert _streamed(metrics.AbMseVsConstant, ab, truth) == 0.0
 
 
-def test_rejects_images_of_different_sizes(coffee):
-    with pytest.raises(ValueError, match="differ in shape"):
-        metrics.psnr(coffee, coffee[:-1])
+def test_streaming_photo_metrics_equal_the_per_photo_measures():
+    lightness, ab = _photos()
+    prediction = tf.concat([lightness, ab * 0.6], axis=-1)
+    truth_lab = tf.concat([lightness * 50.0 + 50.0, ab * 128.0], axis=-1)
+    model_lab = tf.concat([lightness * 50.0 + 50.0, ab * 0.6 * 128.0], axis=-1)
+    from colornet.components.model import lab
+    truth_rgb, model_rgb = lab.lab_to_rgb(truth_lab), lab.lab_to_rgb(model_lab)
+    expected = {
+        metrics.Psnr: np.mean(metrics.psnr(truth_rgb, model_rgb)),
+        metrics.Ssim: np.mean(metrics.ssim(truth_rgb, model_rgb)),
+        metrics.Colorfulness: np.mean(metrics.colorfulness(model_rgb)),
+        metrics.TrueColorfulness: np.mean(metrics.colorfulness(truth_rgb)),
+        metrics.AbSpread: np.mean(metrics.ab_spread(model_lab)),
+        metrics.TrueAbSpread: np.mean(metrics.ab_spread(truth_lab)),
+        metrics.TruePhotoColorStd: np.mean(np.std(metrics.mean_ab(truth_lab), axis=0)),
+    }
+    for metric_class, value in expected.items():
+        assert _streamed(metric_class, ab, prediction) == pytest.approx(float(value), rel=1e-3), metric_class.__name__
+    assert _streamed(metrics.ColorfulnessRatio, ab, prediction) == pytest.approx(
+        expected[metrics.Colorfulness] / expected[metrics.TrueColorfulness], rel=1e-3)
+
+
+def test_side_by_side_puts_the_model_between_its_baselines():
+    lightness, ab = _photos()
+    values = metrics.side_by_side(lightness, ab, ab * 0.9)
+    assert values["ab_mse/model"] < values["ab_mse/constant"] < values["ab_mse/gray"]
+    assert values["psnr/model"] > values["psnr/gray"]
+    assert values["colorfulness/gray"] < 1.0 < values["colorfulness/original"]
+    assert values["ab_spread/constant"] == pytest.approx(0.0, abs=1e-3)
+    assert values["ab_mse_vs_constant"] == pytest.approx(values["ab_mse/model"] / values["ab_mse/constant"])

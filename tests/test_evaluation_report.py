@@ -2,19 +2,18 @@
 import argparse
 import io
 import json
-import math
 
 import numpy as np
 import pytest
 import skimage.color
 import tensorflow as tf
-from PIL import Image
-
+from colornet.components.evaluation import commands, metrics
+from colornet.components.evaluation import report as report_lib
 from colornet.components.model import lab
 from colornet.schemas import serving_contract as contract
 from colornet.serving.images import image_files
-from colornet.components.evaluation import commands, metrics, report as report_lib
 from photo_fixtures import make_photo_folder
+from PIL import Image
 
 TINT_AB = (20.0, 30.0)  # the tint stand-in paints every pixel with this chroma
 
@@ -75,7 +74,8 @@ def test_identity_model_scores_exactly_the_gray_baseline(model_base, photos):
     summary = report["summary"]
     assert summary["photos"] == 4 and summary["already_gray"] == 1
     assert summary["model"] == summary["gray"]
-    assert summary["model_beats_gray"] == {name: 0.0 for name in metrics.METRICS}
+    assert summary["model_beats_gray"] == {name: 0.0 for name in report_lib.MEASURES}
+    assert summary["ratios"]["ab_mse_vs_gray"] == 1.0 and summary["ratios"]["ab_mse_vs_constant"] > 1.0
     json.loads(json.dumps(report))  # JSON-able
 
 
@@ -85,15 +85,42 @@ def test_latest_version_is_used_and_tints(model_base, photos):
     assert _paths(report) == ["astronaut.png"]  # the first 2 files: the second is broken.jpg
     astronaut = report["photos"][0]
     assert astronaut["model"]["colorfulness"] > astronaut["gray"]["colorfulness"] + 10
+    # One tint everywhere: chroma varies within the photo only where the gamut clips it (near black and white).
+    assert astronaut["model"]["ab_spread"] < 0.5 * astronaut["original"]["ab_spread"]
     # The same tint done with scikit-image (out-of-gamut colors clip in both) scores the same.
     original = np.asarray(Image.open(photos / "astronaut.png").convert("RGB"))
-    tinted_lab = skimage.color.rgb2lab(metrics.gray_baseline(original))
+    tinted_lab = skimage.color.rgb2lab(original)
     tinted_lab[..., 1:] = TINT_AB
-    expected = metrics.ab_mse(original, metrics.to_uint8_rgb(skimage.color.lab2rgb(tinted_lab)))
+    tinted = (skimage.color.lab2rgb(tinted_lab) * 255).round().astype(np.uint8)
+    expected = np.mean((skimage.color.rgb2lab(tinted)[..., 1:] - skimage.color.rgb2lab(original)[..., 1:]) ** 2)
     assert astronaut["model"]["ab_mse"] == pytest.approx(expected, rel=0.01)
 
 
-def test_an_oracle_beats_gray_everywhere(photos):
+def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos):
+    constant = report_lib.constant_color(image_files(photos))
+    colored = [report_lib.read_rgb(path.read_bytes()) for path in sorted((photos / "nested").glob("*.jpg"))]
+    colored.append(report_lib.read_rgb((photos / "astronaut.png").read_bytes()))
+    pixels = np.concatenate([skimage.color.rgb2lab(photo)[..., 1:].reshape(-1, 2) for photo in colored])
+    np.testing.assert_allclose(constant, pixels.mean(axis=0), atol=0.05)  # the B&W photo is left out
+
+    def paint(tint):
+        def colorize(images):
+            outputs = []
+            for data in images:
+                lab_image = skimage.color.rgb2lab(report_lib.read_rgb(data))
+                lab_image[..., 1:] = tint
+                outputs.append(report_lib.encode_png((skimage.color.lab2rgb(lab_image) * 255).round().astype(np.uint8)))
+            return outputs
+        return colorize
+
+    for tint in (constant, constant + [6.0, -4.0], (0.0, 15.0)):
+        summary = report_lib.evaluate_folder(paint(tint), photos)["summary"]
+        assert summary["ratios"]["ab_mse_vs_constant"] > 0.99  # uint8 rounding of the PNGs only
+        # Every photo gets the same mean color, but for what the gamut clips.
+        assert summary["photo_color_std"]["model"] < 0.25 * summary["photo_color_std"]["original"]
+
+
+def test_an_oracle_beats_both_baselines_everywhere(photos):
     """A colorize_fn that knows the answer: the metrics must show it."""
     originals = {}
     for path in image_files(photos):
@@ -101,13 +128,15 @@ def test_an_oracle_beats_gray_everywhere(photos):
             original = report_lib.read_rgb(path.read_bytes())
         except OSError:
             continue
-        originals[report_lib.encode_png(metrics.gray_baseline(original))] = report_lib.encode_png(original)
+        gray = report_lib._rgb(metrics.with_ab(report_lib._lab(original), 0.0))
+        originals[report_lib.encode_png(gray)] = report_lib.encode_png(original)
     report = report_lib.evaluate_folder(lambda images: [originals[data] for data in images], photos)
     summary = report["summary"]
-    assert summary["model"]["psnr"] == math.inf and summary["model"]["ssim"] == pytest.approx(1.0)
-    assert summary["model"]["ab_mse"] == 0.0 < summary["gray"]["ab_mse"]
-    assert summary["model_beats_gray"]["ab_mse"] == 1.0
-    assert summary["model"]["colorfulness"] == pytest.approx(summary["original"]["colorfulness"])
+    assert summary["model"]["psnr"] == metrics.MAX_PSNR and summary["model"]["ssim"] == pytest.approx(1.0)
+    assert summary["model"]["ab_mse"] == 0.0 < summary["constant"]["ab_mse"] < summary["gray"]["ab_mse"]
+    assert summary["model_beats_gray"]["ab_mse"] == summary["model_beats_constant"]["ab_mse"] == 1.0
+    assert summary["ratios"]["colorfulness_vs_original"] == pytest.approx(1.0)
+    assert summary["photo_color_std"]["model"] == pytest.approx(summary["photo_color_std"]["original"])
 
 
 def test_a_colorizer_that_changes_the_size_is_an_error(photos):
@@ -127,7 +156,7 @@ def test_gray_input_is_an_rgb_png_of_the_lightness(photos):
     with Image.open(io.BytesIO(seen[0])) as image:
         assert image.format == "PNG" and image.mode == "RGB"
         gray = np.asarray(image)
-    assert metrics.colorfulness(gray) < 1.0
+    assert float(metrics.colorfulness(tf.constant(gray[None], tf.float32) / 255.0)[0]) < 1.0
 
 
 def test_missing_models_and_photos_are_reported(tmp_path):
@@ -146,6 +175,7 @@ def test_evaluate_command_prints_the_table_and_writes_both_files(model_base, pho
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "2 color photos evaluated; 1 already black-and-white" in printed
+    assert "the best constant color's" in printed  # the headline
     for label in report_lib.METRIC_LABELS.values():
         assert label in printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())

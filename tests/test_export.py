@@ -1,6 +1,5 @@
 """The export step (warm-up requests, self-check) and how colornet's Pusher publishes versions."""
 import io
-import json
 import shutil
 import time
 
@@ -8,14 +7,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
-from tfx.types import standard_artifacts
 
 from colornet.components.model import export
-from colornet.components.pusher.executor import AtomicPushExecutor
 from colornet.schemas import serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving import warmup
-from export_fixtures import exported_model
+from export_fixtures import exported_model, run_pusher
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +48,6 @@ def test_export_has_every_signature(export_dir):
                                       contract.TRANSFORM_SIGNATURE, contract.EVALUATE_SIGNATURE}
 
 
-def _push(model_uri, serving_dir, out_dir, blessed):
-    """Runs colornet's Pusher executor on the Model artifact at ``model_uri``; returns the PushedModel."""
-    model = standard_artifacts.Model()
-    model.uri = str(model_uri)
-    blessing = standard_artifacts.ModelBlessing()
-    blessing.uri = str(out_dir / "blessing")
-    blessing.set_int_custom_property("blessed", int(blessed))
-    pushed = standard_artifacts.PushedModel()
-    pushed.uri = str(out_dir / "pushed")
-    destination = {"filesystem": {"base_directory": str(serving_dir)}}
-    AtomicPushExecutor().Do(
-        {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
-        {"push_destination": json.dumps(destination)})
-    return pushed
-
-
 def test_pushes_in_one_second_get_ordered_versions_that_appear_whole(export_dir, tmp_path, monkeypatch):
     serving_dir = tmp_path / "serving"
     seen_while_copying = []
@@ -80,8 +61,8 @@ def test_pushes_in_one_second_get_ordered_versions_that_appear_whole(export_dir,
         return real_copytree(src, dst, symlinks, ignore, copy_and_look, *rest)
 
     monkeypatch.setattr(shutil, "copytree", copytree_watching)
-    first = _push(export_dir.parent, serving_dir, tmp_path / "push1", blessed=True)
-    second = _push(export_dir.parent, serving_dir, tmp_path / "push2", blessed=True)
+    first = run_pusher(export_dir.parent, serving_dir, tmp_path / "push1", blessed=True)
+    second = run_pusher(export_dir.parent, serving_dir, tmp_path / "push2", blessed=True)
 
     versions = [int(artifact.get_string_custom_property("pushed_version")) for artifact in (first, second)]
     assert versions[0] < versions[1]
@@ -94,6 +75,6 @@ def test_pushes_in_one_second_get_ordered_versions_that_appear_whole(export_dir,
 
 
 def test_pusher_does_not_push_an_unblessed_model(export_dir, tmp_path):
-    pushed = _push(export_dir.parent, tmp_path / "serving", tmp_path / "push", blessed=False)
+    pushed = run_pusher(export_dir.parent, tmp_path / "serving", tmp_path / "push", blessed=False)
     assert pushed.get_int_custom_property("pushed") == 0
     assert loadable_versions(tmp_path / "serving") == []

@@ -3,21 +3,16 @@ import os
 
 import pytest
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 
 from colornet.schemas import features
+from colornet.components.ingestion import provenance
 from colornet.components.ingestion.component import PhotoExampleGen, span_input_config
-from colornet.components.ingestion.component import stats_options
 from colornet.schemas import RAW_SCHEMA_PATH
 from colornet.components.ingestion.summary import SUMMARY_FILE_NAME, IngestionSummary
 
-from ingestion_fixtures import DATA_DIR, SEED_DIR, copy_photos, feature_value, output_uri, read_examples, run_local_pipeline
-
-
-def read_anomalies(pipeline_root, validator_id, split):
-    path = os.path.join(output_uri(pipeline_root, validator_id, "anomalies"), f"Split-{split}", "SchemaDiff.pb")
-    return anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
+from ingestion_fixtures import (DATA_DIR, SEED_DIR, copy_photos, feature_value, output_uri, read_anomalies, read_examples,
+                                run_local_pipeline, validated)
 
 
 def write_examples_without_image(folder):
@@ -30,15 +25,9 @@ def write_examples_without_image(folder):
             example.features.feature[features.SHA256].bytes_list.value.append(f"{i:064x}".encode())
             example.features.feature[features.HEIGHT].int64_list.value.append(256)
             example.features.feature[features.WIDTH].int64_list.value.append(256)
+            for name, value in provenance.example_values(None).items():
+                example.features.feature[name].bytes_list.value.append(value.encode())
             writer.write(example.SerializeToString())
-
-
-def validated(examples, suffix, schema):
-    statistics = tfx.components.StatisticsGen(examples=examples, stats_options=stats_options()).with_id(
-        f"StatisticsGen.{suffix}")
-    validator = tfx.components.ExampleValidator(
-        statistics=statistics.outputs["statistics"], schema=schema).with_id(f"ExampleValidator.{suffix}")
-    return [statistics, validator]
 
 
 @pytest.mark.slow  # ~40 s: two StatisticsGen + ExampleValidator runs

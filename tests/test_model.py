@@ -107,3 +107,44 @@ def test_every_loss_compiles_and_trains(name):
     lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=2)
     history = model.fit({features.L: lightness}, tf.zeros([4, 32, 32, 2]) + 0.2, epochs=2, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_unet_sees_the_row_and_the_whole_photo():
+    model = model_lib.build_model(ModelConfig(variant="unet", image_size=32))
+    coordinates = model_lib.AddRowCoordinate()(tf.zeros([2, 4, 3, 1]))
+    np.testing.assert_allclose(coordinates[0, :, 0, 1], [-1.0, -1.0 / 3, 1.0 / 3, 1.0], atol=1e-6)
+    assert coordinates.shape == (2, 4, 3, 2)
+    assert sum(isinstance(layer, model_lib.AddRowCoordinate) for layer in model.layers) == 1
+    # Skip connections at 1/2 and 1/4 of the size, and the global branch pooled over the whole photo.
+    concatenated = [layer.input_shape for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert [shape[1][1] for shape in concatenated] == [4, 8, 16]
+    assert any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in model.layers)
+    # The global branch makes a pixel's color depend on the photo far outside its receptive field.
+    lightness = tf.random.uniform([1, 32, 32, 1], -1.0, 1.0, seed=3)
+    changed = tf.concat([lightness[:, :16], -lightness[:, 16:]], axis=1)
+    corner = (model({features.L: lightness}, training=False)[0, :2, :2]
+              - model({features.L: changed}, training=False)[0, :2, :2])
+    assert float(tf.reduce_max(tf.abs(corner))) > 0.0
+
+
+def test_unet_can_fuse_the_classifier_and_only_unet_chooses():
+    plain = model_lib.build_model(ModelConfig(variant="unet", image_size=32))
+    fused = model_lib.build_model(ModelConfig(variant="unet", image_size=32, classifier=True,
+                                              backbone="mobilenet_v2", backbone_size=32))
+    assert plain.input_names == [features.L] and sorted(fused.input_names) == [features.L, features.EMBEDDING]
+    assert fused.count_params() > plain.count_params()
+    with pytest.raises(ValueError, match="unet option"):
+        ModelConfig(variant="beta", classifier=True)
+
+
+def test_one_cycle_warms_up_then_decays_to_a_thousandth():
+    schedule = model_lib.OneCycle(2e-3, total_steps=100)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 99, 100)]
+    assert rates[0] == pytest.approx(2e-3 / 25) and rates[1] < rates[2] == pytest.approx(2e-3)
+    assert rates[2] > rates[3] > rates[4] and rates[5] == pytest.approx(2e-3 / 1000)
+    config = ModelConfig(variant="alpha", image_size=32, lr_schedule="one_cycle", learning_rate=2e-3)
+    model = model_lib.compile_model(model_lib.build_model(config), config, total_steps=100)
+    model.fit({features.L: tf.zeros([4, 32, 32, 1])}, tf.zeros([4, 32, 32, 2]), epochs=1, verbose=0)
+    # The one step taken used the schedule's rate for step 0.
+    assert int(model.optimizer.iterations) == 1
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(0)))

@@ -1,43 +1,11 @@
-"""Pipeline commands that need no training run: Kubeflow compilation, span folders, config checks."""
-import json
+"""Pipeline commands that need no training run: span folders, config checks, where Beam args go.
+(`colornet compile` is tests/test_kubeflow.py's.)"""
+import socket
 
 import pytest
 
-from colornet.pipeline import cli, kubeflow_runner, spans
+from colornet.pipeline import beam_options, cli, local_runner, spans
 from colornet.pipeline.config import PipelineConfig
-
-EVERY_COMPONENT = {"PhotoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-                   "Transform", "Trainer", "Evaluator", "Pusher"}
-
-
-def _compile(tmp_path, *flags):
-    output = tmp_path / "pipeline.json"
-    assert cli.main(["compile", "--images", "gs://bucket/photos", "--workdir", "gs://bucket/root",
-                     "--output", str(output), "--container-image", "example.org/colornet:1", *flags]) == 0
-    spec = json.loads(output.read_text())["pipelineSpec"]
-    return spec["root"]["dag"]["tasks"], spec["deploymentSpec"]["executors"]
-
-
-def test_compiled_dag_has_every_component_and_the_trainer_gpu(tmp_path):
-    tasks, executors = _compile(tmp_path, "--trainer-gpu", "NVIDIA_TESLA_T4", "--trainer-gpu-count", "2")
-    assert EVERY_COMPONENT <= set(tasks)
-    assert {"Transform", "ImportSchemaGen"} <= set(tasks["Trainer"]["dependentTasks"])
-    assert set(tasks["Pusher"]["dependentTasks"]) >= {"Evaluator", "Trainer"}
-    trainer = executors["Trainer_executor"]["container"]
-    assert trainer["image"] == "example.org/colornet:1"
-    assert trainer["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "2"}
-    assert "accelerator" not in executors["Transform_executor"]["container"].get("resources", {})
-
-
-def test_compiled_dag_without_gpu_requests_none(tmp_path):
-    _, executors = _compile(tmp_path)
-    assert "accelerator" not in executors["Trainer_executor"]["container"]["resources"]
-
-
-def test_kubeflow_refuses_a_rolling_window(tmp_path):
-    config = PipelineConfig(images_dir="gs://b/p", workdir="gs://b/r", spans=True, rolling_spans=3)
-    with pytest.raises(ValueError, match="rolling span window"):
-        kubeflow_runner.compile_pipeline(config, str(tmp_path / "p.json"))
 
 
 def test_rolling_window_needs_span_folders():
@@ -77,3 +45,49 @@ def test_a_missing_photo_folder_is_reported_plainly(tmp_path, capsys, command):
     assert cli.main([command, "--images", str(missing), "--workdir", str(tmp_path / "w")]) == 2
     assert f"Photo folder not found: {missing}" in capsys.readouterr().out
     assert not (tmp_path / "w").exists()
+
+
+def test_runner_beam_is_refused_with_what_to_use_instead(tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    assert cli.main(["run", "--images", str(tmp_path / "images"), "--workdir", str(tmp_path / "w"),
+                     "--runner", "beam"]) == 2
+    out = capsys.readouterr().out
+    assert "--runner beam is gone" in out and "--beam-arg=--runner=PortableRunner" in out
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("beam_args, runner", [
+    ([], None),
+    (["--direct_num_workers=2"], None),
+    (["--runner=PortableRunner"], "portablerunner"),
+    (["--runner", "flink"], "flinkrunner"),
+    (["--runner=DirectRunner", "--runner=apache_beam.runners.dataflow.DataflowRunner"], "dataflowrunner"),
+])
+def test_named_runner_reads_beam_args_as_beam_does(beam_args, runner):
+    assert beam_options.named_runner(beam_args) == runner
+
+
+def test_direct_runner_defaults_only_for_the_direct_runner():
+    assert local_runner.with_direct_runner_defaults(["--direct_num_workers=1"]) == [
+        *local_runner.DEFAULT_BEAM_ARGS, "--direct_num_workers=1"]
+    assert local_runner.with_direct_runner_defaults(["--runner=DirectRunner"])[:2] == local_runner.DEFAULT_BEAM_ARGS
+    portable = ["--runner=PortableRunner", "--job_endpoint=127.0.0.1:8099"]
+    assert local_runner.with_direct_runner_defaults(portable) == portable
+
+
+def test_portable_runners_get_a_long_job_server_timeout_unless_given():
+    assert beam_options.component_beam_args(["--runner=FlinkRunner"]) == [
+        "--runner=FlinkRunner", f"--job_server_timeout={beam_options.JOB_SERVER_TIMEOUT_SECONDS}"]
+    given = ["--runner=PortableRunner", "--job_server_timeout=600"]
+    assert beam_options.component_beam_args(given) == given
+    assert beam_options.component_beam_args(["--runner=DataflowRunner"]) == ["--runner=DataflowRunner"]
+    assert beam_options.component_beam_args([]) == []
+
+
+def test_an_unreachable_job_endpoint_is_reported_before_the_run():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectionError, match=f"No Beam Job API answers at --job_endpoint=127.0.0.1:{port}"):
+        beam_options.check_job_endpoint(["--runner=PortableRunner", f"--job_endpoint=127.0.0.1:{port}"], timeout=1)
+    beam_options.check_job_endpoint(["--runner=PortableRunner"])  # no endpoint given: nothing to check

@@ -15,9 +15,10 @@ from tensorflow_serving.apis import (classification_pb2, model_management_pb2, m
 
 from colornet.serving.client import ColorizeClient
 from colornet.components.pusher.executor import publish_version
+from colornet.schemas import serving_contract as contract
 from colornet.schemas.serving_contract import WARMUP_FILE, loadable_versions
 from colornet.serving.model_store import ModelStore, State
-from colornet.serving.predict import RequestLimits
+from colornet.serving.limits import ServingLimits
 from colornet.serving.server import start_server
 from colornet.serving.warmup import replay_warmup_requests
 
@@ -42,7 +43,7 @@ def two_versions(exported, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(two_versions):
     running = start_server(two_versions, port=0, num_versions=2, poll_seconds=0.2,
-                           limits=RequestLimits(max_request_bytes=2_000_000, max_pixels=1_000_000))
+                           limits=ServingLimits(max_request_bytes=2_000_000, max_image_pixels=1_000_000))
     yield running
     running.stop(grace=1)
 
@@ -112,14 +113,15 @@ def test_status_and_metadata(client):
     assert version == 2
     assert {"serving_default", "colorize_ab"} <= set(signatures)
     default = signatures["serving_default"]
-    assert list(default.inputs) == ["images"] and list(default.outputs) == ["colorized"]
+    assert list(default.inputs) == ["images"]
+    assert set(default.outputs) == {contract.COLORIZED_OUTPUT, contract.ERRORS_OUTPUT} == {"colorized_bytes", "errors"}
 
 
 def test_undecodable_input_is_invalid_argument(client):
     with pytest.raises(grpc.RpcError) as raised:
         client.colorize([b"this is not an image"])
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "Unknown image file format" in raised.value.details()
+    assert "photos [0]: unsupported or empty image" in raised.value.details()
     assert "function_node" not in raised.value.details()
 
 
@@ -226,4 +228,4 @@ def test_warmup_requests_run_before_a_version_serves(exported, tmp_path):
     assert store.get().version == 1  # version 2 failed its own warm-up
     assert ran == [(1, 2)]
     (failed,) = store.statuses(2)
-    assert failed.state == State.END and "Unknown image file format" in failed.error
+    assert failed.state == State.END and "unsupported or empty image" in failed.error

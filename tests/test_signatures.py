@@ -7,6 +7,7 @@ import tensorflow as tf
 from PIL import Image
 from skimage import color
 
+from colornet.components.model import signatures
 from colornet.schemas import features, serving_contract as contract
 from colornet.serving import images
 from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
@@ -97,18 +98,39 @@ def test_an_empty_batch_gives_empty_outputs(loaded):
     _save(Image.new("CMYK", (40, 40), (0, 120, 200, 10)), "JPEG"),
 ], ids=["garbage", "empty", "webp", "tiff", "cmyk-jpeg"])
 @pytest.mark.parametrize("signature", ["serving_default", "colorize_ab"])
-def test_unsupported_bytes_are_an_invalid_argument_naming_the_index(loaded, photos, bad, signature):
+def test_unsupported_bytes_fail_only_their_own_photo(loaded, photos, bad, signature):
     batch = tf.constant([encode(photos[0], "JPEG"), bad])
-    with pytest.raises(tf.errors.InvalidArgumentError) as error:
-        loaded.signatures[signature](**{contract.IMAGES_INPUT: batch})
-    assert "transcode_for_serving" in error.value.message
-    assert "batch indices:] [1]" in error.value.message
+    result = loaded.signatures[signature](**{contract.IMAGES_INPUT: batch})
+    errors = result[contract.ERRORS_OUTPUT].numpy()
+    assert errors[0] == b"" and errors[1].decode() == signatures.UNSUPPORTED_MESSAGE
+    assert "transcode_for_serving" in errors[1].decode()
+    if signature == "serving_default":
+        pngs = result[contract.COLORIZED_OUTPUT].numpy()
+        assert pngs[0].startswith(b"\x89PNG") and pngs[1] == b""
+    else:
+        ab = result[contract.AB_OUTPUT].numpy()
+        assert np.abs(ab[0]).max() > 0 and not ab[1].any()
 
 
-def test_corrupt_bytes_of_a_supported_format_are_an_invalid_argument(loaded, photos):
+def test_corrupt_bytes_of_a_supported_format_fail_only_their_own_photo(loaded, photos):
     truncated = encode(photos[0], "PNG")[:60]
-    with pytest.raises(tf.errors.InvalidArgumentError, match="PNG"):
-        loaded.signatures["serving_default"](**{contract.IMAGES_INPUT: tf.constant([truncated])})
+    result = loaded.signatures["serving_default"](**{contract.IMAGES_INPUT: tf.constant([truncated])})
+    assert result[contract.ERRORS_OUTPUT].numpy().tolist() == [signatures.UNDECODABLE_MESSAGE.encode()]
+    assert result[contract.COLORIZED_OUTPUT].numpy().tolist() == [b""]
+
+
+def test_a_bad_photo_in_a_merged_batch_changes_nothing_for_the_others(loaded, photos):
+    """What TF Serving's --enable_batching does: clients' photos in one batch; one client's bad photo
+    must leave the others' results exactly as they are without it."""
+    good = [encode(photo, "PNG") for photo in photos[:3]]
+    alone = _colorize(loaded, good)
+    result = loaded.signatures["serving_default"](
+        **{contract.IMAGES_INPUT: tf.constant([good[0], b"\xff\xd8\xff truncated", good[1], b"GIF8", good[2]])})
+    merged = [np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+              for png in result[contract.COLORIZED_OUTPUT].numpy()[[0, 2, 4]]]
+    for expected, got in zip(alone, merged):
+        np.testing.assert_array_equal(expected, got)
+    assert [bool(error) for error in result[contract.ERRORS_OUTPUT].numpy()] == [False, True, False, True, False]
 
 
 def test_evaluate_outputs_the_model_input_lightness_beside_predicted_ab(loaded, photos):

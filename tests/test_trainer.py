@@ -133,6 +133,21 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
                     steps_with_images.append(event.step)
     assert sorted(steps_with_images) == [1, 2, 3]
 
+    # Each epoch, the model's quality beside gray and the best constant color, as TensorBoard scalars.
+    quality_steps = {}
+    for event_file in tf.io.gfile.glob(os.path.join(first.model_run_dir, "quality", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                quality_steps.setdefault(value.tag, []).append(event.step)
+    for tag in ("quality/ab_mse/model", "quality/ab_mse/gray", "quality/ab_mse/constant", "quality/ab_mse_vs_constant",
+                "quality/psnr/constant", "quality/colorfulness/original", "quality/ab_spread/model"):
+        assert sorted(quality_steps[tag]) == [1, 2, 3], tag
+    with open(os.path.join(resumed.model_run_dir, trainer.TRAINING_SUMMARY_FILE)) as summary_file:
+        summary = json.load(summary_file)
+    assert summary["optimizer_steps"] == 9 and summary["photos_seen"] == 36 and summary["cpu_minutes"] > 0
+    with open(os.path.join(resumed.model_run_dir, "training_log.csv")) as log:
+        assert {"ab_mse_vs_constant", "val_ab_mse_vs_constant", "val_ab_mse_vs_gray"} <= set(next(csv.reader(log)))
+
 
 def test_warm_start_loads_the_previous_models_weights(tiny_data, tmp_path):
     previous = _fn_args(tiny_data, tmp_path / "previous", _trainer_config({"variant": "alpha"}), train_steps=2)

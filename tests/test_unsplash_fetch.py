@@ -17,15 +17,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from colornet.components.ingestion import listing
-from colornet.components.ingestion.unsplash import content, download, image_url, provenance
+from colornet.components.ingestion import listing, provenance
+from colornet.components.ingestion.unsplash import content, download
 from colornet.components.ingestion.unsplash.checkpoint import WorkFolder
-from colornet.components.ingestion.unsplash.failure import PhotoFailed
-from colornet.components.ingestion.unsplash.fetch import SUMMARY_NAME, work_key
+from colornet.components.ingestion.unsplash.download import PhotoFailed
+from colornet.components.ingestion.unsplash.fetch import SUMMARY_NAME, provenance_record, work_key
 from colornet.components.ingestion.unsplash.manifest import Manifest, Photo
 from colornet.pipeline import cli
 
-from unsplash_fixtures import FakeImageService, encoded, manifest_row, photo_ids, tsv_text, write_dataset_zip
+from unsplash_fixtures import (FakeImageService, encoded, manifest_row, manifest_rows, photo_ids, tsv_text,
+                               write_dataset_zip)
 
 WIDTH = 128
 FAST = ["--width", str(WIDTH), "--timeout", "0.8", "--retries", "2", "--backoff", "0.05", "--rate", "100"]
@@ -41,12 +42,7 @@ def _service(bsds_photos, ids, **kwargs):
 
 
 def _rows(ids, bsds_photos):
-    """Manifest rows whose photo_width/height are the served photos' real sizes."""
-    rows = []
-    for photo_id, path in zip(ids, bsds_photos):
-        with Image.open(path) as image:
-            rows.append(manifest_row(photo_id, image.size))
-    return rows
+    return manifest_rows(zip(ids, bsds_photos))
 
 
 def _fetch(manifest, images, service, *flags):
@@ -56,7 +52,7 @@ def _fetch(manifest, images, service, *flags):
 
 def _span(images, number):
     folder = images / f"span-{number}"
-    records = provenance.read(folder)
+    records = list(provenance.read(folder).entries.values())
     summary = json.loads((folder / SUMMARY_NAME).read_text())
     return folder, records, summary
 
@@ -105,8 +101,20 @@ def test_a_manifest_with_only_id_and_image_url_columns(tmp_path):
     manifest.write_text("photo_id\tphoto_image_url\nabc-_1\thttps://images.unsplash.com/photo-1\n")
     [photo] = Manifest([manifest])
     assert (photo.width, photo.author, photo.page_url) == (None, "", "")
-    record = provenance.record(photo, "abc-_1.jpg")
+    record = provenance_record(photo, "abc-_1.jpg", "mine")
     assert record["url"] == record["image_url"] == "https://images.unsplash.com/photo-1"
+
+
+def test_the_dataset_is_named_by_its_zip_or_its_folder(tmp_path):
+    """The dataset's name goes into every photo's provenance: Lite and Full come under different terms."""
+    rows = tsv_text([manifest_row("a")])
+    lite = write_dataset_zip(tmp_path / "unsplash-research-dataset-lite-latest.zip", {"photos.tsv000": rows})
+    (tmp_path / "unsplash-full").mkdir()
+    full_part = tmp_path / "unsplash-full" / "photos.tsv000"
+    full_part.write_text(rows)
+    assert Manifest([lite]).dataset_name == "unsplash-research-dataset-lite-latest"
+    assert Manifest([full_part]).dataset_name == "unsplash-full"
+    assert Manifest([lite, full_part, lite]).dataset_name == "unsplash-research-dataset-lite-latest+unsplash-full"
 
 
 def test_unusable_manifests_and_flags_are_usage_errors(tmp_path, capsys):
@@ -133,14 +141,14 @@ def test_unusable_manifests_and_flags_are_usage_errors(tmp_path, capsys):
 # --- request URLs, answers, content checks -------------------------------------------------------
 
 def test_request_url_resizes_keeps_parameters_and_moves_to_the_base_url():
-    url = image_url.request_url("https://images.unsplash.com/photo-1-a?ixid=abc&w=10", 512)
+    url = download.request_url("https://images.unsplash.com/photo-1-a?ixid=abc&w=10", 512)
     assert url.startswith("https://images.unsplash.com/photo-1-a?")
     assert parse_qs(urlsplit(url).query) == {"ixid": ["abc"], "w": ["512"], "fit": ["max"], "fm": ["jpg"], "q": ["85"]}
-    mirrored = urlsplit(image_url.request_url("https://images.unsplash.com/photo-1-a", 64,
+    mirrored = urlsplit(download.request_url("https://images.unsplash.com/photo-1-a", 64,
                                               "http://127.0.0.1:9/mirror/"))
     assert (mirrored.scheme, mirrored.netloc, mirrored.path) == ("http", "127.0.0.1:9", "/mirror/photo-1-a")
     with pytest.raises(ValueError):
-        image_url.check_base_url("127.0.0.1:9")
+        download.check_base_url("127.0.0.1:9")
 
 
 @pytest.mark.parametrize("broken", [
@@ -151,7 +159,7 @@ def test_request_url_resizes_keeps_parameters_and_moves_to_the_base_url():
     "https://images.unsplash.com/", "ftp://images.unsplash.com/photo-1", "photo-1", "https://[::1/photo-1"])
 def test_broken_image_urls_fail_without_a_request(broken):
     with pytest.raises(PhotoFailed) as failure:
-        image_url.request_url(broken, 512, "http://127.0.0.1:9")
+        download.request_url(broken, 512, "http://127.0.0.1:9")
     assert failure.value.reason == "bad_url"
 
 
@@ -257,7 +265,8 @@ def test_fetch_from_a_misbehaving_server_then_again(bsds_photos, tmp_path, capsy
         assert records[0] == {"file": f"{good[0]}.jpg", "source": "unsplash", "source_id": good[0],
                               "author": f"Jane Doe {good[0]}", "author_username": f"user_{good[0]}",
                               "url": f"https://unsplash.com/photos/{good[0]}",
-                              "image_url": f"https://images.unsplash.com/photo-{good[0]}", "license": "Unsplash"}
+                              "image_url": f"https://images.unsplash.com/photo-{good[0]}",
+                              "license": "Unsplash Dataset Terms", "dataset": tmp_path.name}
         assert sorted(listing.list_files(str(folder), "*")) == sorted(str(folder / f"{i}.jpg") for i in good)
 
         assert (summary["published"], summary["downloaded"], summary["resumed"]) == (12, 12, 0)
@@ -334,7 +343,7 @@ def test_repeated_fetches_make_spans_of_new_photos_only(bsds_photos, tmp_path, c
     overlapping.write_text(tsv_text(rows[3:]))
     images = tmp_path / "images"
     try:
-        assert _fetch(first, images, service, "--limit", "4", "--rate", "10") == 0
+        assert _fetch(first, images, service, "--limit", "4", "--rate", "10", "--dataset-name", "lite-2024") == 0
         times = [when for _, when, _ in service.log]
         assert max(times) - min(times) >= 3 * 0.1 - 0.02        # 4 requests, 10 a second to this host
 
@@ -342,9 +351,11 @@ def test_repeated_fetches_make_spans_of_new_photos_only(bsds_photos, tmp_path, c
         assert _fetch(first, images, service) == 0              # all 6 are in spans now
         assert "nothing new: no span created" in capsys.readouterr().out
 
-        assert [record["source_id"] for record in _span(images, 1)[1]] == ids[:4]
+        assert [(record["source_id"], record["dataset"]) for record in _span(images, 1)[1]] == [
+            (photo_id, "lite-2024") for photo_id in ids[:4]]
         folder, records, summary = _span(images, 2)
-        assert [record["source_id"] for record in records] == ids[4:]
+        assert [(record["source_id"], record["dataset"]) for record in records] == [
+            (photo_id, tmp_path.name) for photo_id in ids[4:]]
         assert summary["skipped_present"] == 1
         assert not (images / "span-3").exists()
         assert sorted(photo_id for photo_id, _, _ in service.log) == ids  # each photo fetched once

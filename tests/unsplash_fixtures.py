@@ -47,6 +47,16 @@ def manifest_row(photo_id, size=(481, 321), image_url=None, description="", user
     return [values[name] for name in HEADER]
 
 
+def manifest_rows(photo_ids_and_paths):
+    """Manifest rows for (photo id, served photo path) pairs, with the photos' real width and height
+    (the fetch checks what it gets against them)."""
+    rows = []
+    for photo_id, path in photo_ids_and_paths:
+        with Image.open(path) as image:
+            rows.append(manifest_row(photo_id, image.size))
+    return rows
+
+
 def tsv_text(rows, header=HEADER):
     """A photos table part: the header, then the rows, written with the dataset's quoting."""
     buffer = io.StringIO()

@@ -1,25 +1,25 @@
 """Pictures of an evaluation: a self-contained HTML gallery and a PNG comparison grid.
 
 The gallery is one .html file (thumbnails embedded as base64 PNG data URIs, so it can be
-mailed or attached to a CI run) with the summary table on top and, per photo,
-gray | colorized | original beside its metrics. ``comparison_grid`` draws the same
+mailed or attached to a CI run) with the headline and summary table on top and, per photo,
+gray | best constant color | colorized | original beside its measures. Looking at it is the point:
+a model that only tints shows the same cast as the constant column on every photo. ``comparison_grid`` draws the same
 three columns into one image, e.g. for TensorBoard samples during training.
 """
 import base64
 import html
 import io
-import math
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import metrics
 from . import report as report_lib
 
 THUMBNAIL_WIDTH = 256
-COLUMNS = ("gray", "colorized", "original")
+COLUMNS = ("gray", "colorized", "original")  # the training samples' grid
+GALLERY_COLUMNS = ("gray", "best constant", "colorized", "original")
 
 
 def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
@@ -29,7 +29,9 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
         image = image[..., None]
     if image.ndim == 3 and image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
-    return metrics.to_uint8_rgb(image)
+    if image.dtype == np.uint8:
+        return image
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def thumbnail(image: np.ndarray, width: int = THUMBNAIL_WIDTH) -> Image.Image:
@@ -85,8 +87,9 @@ class Gallery:
         self._entries: list[tuple[dict, dict[str, str]]] = []
 
     def add(self, result: "report_lib.PhotoResult") -> None:
-        pictures = {"gray": result.gray, "colorized": result.colorized, "original": result.original}
-        uris = {name: png_data_uri(thumbnail(pictures[name], self.thumbnail_width)) for name in COLUMNS}
+        pictures = {"gray": result.gray, "best constant": result.constant, "colorized": result.colorized,
+                    "original": result.original}
+        uris = {name: png_data_uri(thumbnail(picture, self.thumbnail_width)) for name, picture in pictures.items()}
         self._entries.append((result.record, uris))
 
     def html(self, report: dict, title: str = "Colorization quality") -> str:
@@ -100,18 +103,16 @@ class Gallery:
         return path
 
 
-def _number(value: float) -> str:
-    return "∞" if math.isinf(value) else f"{value:.3f}"
-
-
 def _summary_section(report: dict) -> str:
     summary = report["summary"]
-    lines = [f"<p>{html.escape(report['images_dir'])}: {summary['photos']} color photos evaluated, "
+    a, b = report["constant_ab"]
+    lines = [f"<p><strong>{html.escape(report_lib.headline(report))}</strong></p>",
+             f"<p>{html.escape(report['images_dir'])}: {summary['photos']} color photos evaluated, "
              f"{summary['already_gray']} already black-and-white and {len(report['unreadable'])} unreadable "
-             "left out of the means.</p>"]
+             f"left out of the means. Best constant color: (a, b) = ({a:.1f}, {b:.1f}), the photos' mean.</p>"]
     rows = report_lib.summary_rows(report)
     if rows:
-        header = "".join(f"<th>{name}</th>" for name in ("metric", "model", "gray", "original", "model beats gray"))
+        header = "".join(f"<th>{name}</th>" for name in report_lib.SUMMARY_HEADER)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
         lines.append(f"<table class=summary><tr>{header}</tr>{body}</table>")
     if report["unreadable"]:
@@ -122,20 +123,21 @@ def _summary_section(report: dict) -> str:
 
 
 def _photo_section(record: dict, uris: dict[str, str]) -> str:
-    wins = report_lib.model_beats_gray(record)
+    wins = report_lib.beats(record, "constant")
     figures = "".join(f'<figure><img src="{uris[name]}" alt="{name}"><figcaption>{name}</figcaption></figure>'
-                      for name in COLUMNS)
+                      for name in GALLERY_COLUMNS)
     rows = "".join(
         f"<tr><td>{report_lib.METRIC_LABELS[name]}</td>"
-        f"<td class={'win' if wins[name] else 'loss'}>{_number(record['model'][name])}</td>"
-        f"<td>{_number(record['gray'][name])}</td></tr>"
-        for name in metrics.METRICS)
+        f"<td class={'win' if wins[name] else 'loss'}>{record['model'][name]:.3f}</td>"
+        f"<td>{record['gray'][name]:.3f}</td><td>{record['constant'][name]:.3f}</td>"
+        f"<td>{record['original'].get(name, float('nan')):.3f}</td></tr>"
+        for name in report_lib.MEASURES)
     note = " <em>(already black-and-white: not in the means)</em>" if record["already_gray"] else ""
     return (f"<section><h2>{html.escape(record['path'])}{note}</h2>"
-            f"<p>{record['width']}&times;{record['height']}, original colorfulness "
-            f"{record['original_colorfulness']:.1f}</p>"
+            f"<p>{record['width']}&times;{record['height']}</p>"
             f"<div class=photo><div class=figures>{figures}</div>"
-            f"<table><tr><th>metric</th><th>model</th><th>gray</th></tr>{rows}</table></div></section>")
+            f"<table><tr><th>measure</th><th>model</th><th>gray</th><th>constant</th><th>original</th></tr>{rows}"
+            f"</table></div></section>")
 
 
 _CSS = """
@@ -156,7 +158,8 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{css}</style></head>
 <body><h1>{title}</h1>
 {summary}
-<p>Green: the model beats the gray baseline on that metric (for colorfulness: is closer to the original's).</p>
+<p>Green: the model beats the best constant color on that measure (for colorfulness and spread: is closer to
+the original's).</p>
 {photos}
 </body></html>
 """

@@ -1,100 +1,267 @@
-"""Per-photo colorization metrics, each also computed for the grayscale baseline.
+"""Every measure of colorization quality, defined once, in TensorFlow ops.
 
-Images are RGB arrays of shape [height, width, 3], either uint8 (0-255) or floats in [0, 1];
-every function accepts both and converts with ``to_float_rgb``. Lab values come from
-scikit-image (D65), which components/lab.py matches (tests/test_lab.py).
+The same definitions serve three places: the offline report (``report.py``: full-resolution photos
+decoded from the served PNGs), the Trainer (TensorBoard, per epoch, at the model's size) and the
+TFX Evaluator (TFMA, at the model's size, through the Keras metric classes below).
 
-The grayscale baseline is what a model gets for free: the original's lightness with no
-chroma (ab = 0). A colorizer is only useful where it beats that baseline.
+A model is judged beside two baselines that need no model at all:
 
-- PSNR (dB, higher is better) and SSIM (higher, 1 = identical) compare RGB with the original.
-- ab-MSE (Lab units squared, lower is better): mean over pixels and both chroma channels of
-  the squared difference between the candidate's ab and the original's ab. For the gray
-  baseline it equals mean(ab_original ** 2).
-- Colorfulness (Hasler & Suesstrunk 2003) on 0-255 RGB: 0 for a gray image, ~15 "slightly
-  colorful", ~60 "highly colorful", > 100 "extremely". Compare a candidate with the original's,
-  not with zero: higher is not better past the original.
+* gray: the photo's lightness with ab = 0 (what the input already is);
+* the best constant color: every pixel gets the mean (a, b) of the photos being evaluated. No
+  constant does better on ab-MSE, and photos are warm on average, so a model that only learned a
+  beige tint beats gray on every metric but not this baseline. ab-MSE below the constant's means
+  the model explains color that varies with the content of the photo.
+
+Per-photo measures (``[batch, height, width, 3]`` RGB in [0, 1] or Lab, float32; each returns [batch]):
+
+* ``psnr`` (dB, higher is better; capped at 100 dB for identical photos) and ``ssim`` (1 = identical;
+  TensorFlow's 11x11 Gaussian window) on RGB;
+* ``ab_mse``: mean squared ab difference in Lab units;
+* ``colorfulness`` (Hasler & Suesstrunk 2003, on 0-255 RGB): 0 for a gray photo, ~15 "slightly
+  colorful", ~33 "moderately", ~60 "highly"; compare a candidate with the original's, not with 0;
+* ``ab_spread``: how much chroma varies within the photo (the std of a and of b, averaged); a tint
+  has none.
 """
-import numpy as np
-import skimage.color
-import skimage.metrics
+import tensorflow as tf
+import tf_keras as keras
 
-METRICS = ("psnr", "ssim", "ab_mse", "colorfulness")
+from ..model import lab, losses, preprocessing
 
-
-def to_float_rgb(image) -> np.ndarray:
-    """uint8 RGB -> float64 in [0, 1]; float RGB is checked to be in [0, 1] and returned as float64."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"expected an RGB image of shape [height, width, 3], got {image.shape}")
-    if image.dtype == np.uint8:
-        return image.astype(np.float64) / 255.0
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"expected uint8 or float RGB, got {image.dtype}")
-    if image.min() < 0.0 or image.max() > 1.0:
-        raise ValueError("float RGB must lie in [0, 1]")
-    return image.astype(np.float64)
+MAX_PSNR = 100.0  # dB: what identical photos score (instead of infinity)
 
 
-def to_uint8_rgb(image) -> np.ndarray:
-    """Any accepted RGB image -> uint8 (rounded)."""
-    return np.round(to_float_rgb(image) * 255.0).astype(np.uint8)
+def psnr(rgb_true, rgb_pred):
+    """PSNR in dB of each photo of a batch, RGB in [0, 1]."""
+    mse = tf.reduce_mean(tf.square(tf.cast(rgb_true, tf.float32) - tf.cast(rgb_pred, tf.float32)), axis=[1, 2, 3])
+    return tf.minimum(-10.0 * tf.math.log(mse) / tf.math.log(10.0), MAX_PSNR)
 
 
-def gray_baseline(original) -> np.ndarray:
-    """The original's lightness with ab = 0, back in RGB as uint8: the input a colorizer sees."""
-    lab = skimage.color.rgb2lab(to_float_rgb(original))
-    lab[..., 1:] = 0.0
-    return to_uint8_rgb(skimage.color.lab2rgb(lab))
+def ssim(rgb_true, rgb_pred):
+    """Structural similarity of each photo of a batch, RGB in [0, 1] (photos of at least 11x11 pixels)."""
+    return tf.image.ssim(tf.cast(rgb_true, tf.float32), tf.cast(rgb_pred, tf.float32), max_val=1.0)
 
 
-def psnr(original, candidate) -> float:
-    """Peak signal-to-noise ratio in dB over RGB in [0, 1]; ``inf`` when the images are identical."""
-    original, candidate = _same_shape(original, candidate)
-    if np.array_equal(original, candidate):
-        return float("inf")
-    return float(skimage.metrics.peak_signal_noise_ratio(original, candidate, data_range=1.0))
+def ab_mse(lab_true, lab_pred):
+    """Mean squared ab difference of each photo, in Lab units."""
+    return tf.reduce_mean(tf.square(lab_true[..., 1:] - lab_pred[..., 1:]), axis=[1, 2, 3])
 
 
-def ssim(original, candidate) -> float:
-    """Structural similarity over RGB in [0, 1] (scikit-image defaults: 7x7 window, channels averaged)."""
-    original, candidate = _same_shape(original, candidate)
-    return float(skimage.metrics.structural_similarity(original, candidate, data_range=1.0, channel_axis=-1))
+def colorfulness(rgb):
+    """Hasler & Suesstrunk's colorfulness of each photo: sigma_rgyb + 0.3 * mu_rgyb on 0-255 RGB.
 
-
-def ab_mse(original, candidate) -> float:
-    """Mean squared error between the candidate's and the original's a and b channels, in Lab units."""
-    original, candidate = _same_shape(original, candidate)
-    difference = skimage.color.rgb2lab(candidate)[..., 1:] - skimage.color.rgb2lab(original)[..., 1:]
-    return float(np.mean(difference ** 2))
-
-
-def colorfulness(image) -> float:
-    """Hasler & Suesstrunk (2003): sigma_rgyb + 0.3 * mu_rgyb, on RGB scaled to 0-255.
-
-    rg = R - G and yb = (R + G) / 2 - B are opponent channels; sigma_rgyb is the root of the
-    summed variances, mu_rgyb the root of the summed squared means.
+    rg = R - G and yb = (R + G) / 2 - B are opponent channels; sigma_rgyb is the root of their
+    summed variances over the photo, mu_rgyb the root of their summed squared means.
     """
-    red, green, blue = np.moveaxis(to_float_rgb(image) * 255.0, -1, 0)
-    rg = red - green
-    yb = 0.5 * (red + green) - blue
-    sigma = np.sqrt(rg.var() + yb.var())
-    mean = np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    return float(sigma + 0.3 * mean)
+    red, green, blue = tf.unstack(tf.cast(rgb, tf.float32) * 255.0, axis=-1)
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    sigma = tf.sqrt(tf.math.reduce_variance(rg, axis=[1, 2]) + tf.math.reduce_variance(yb, axis=[1, 2]))
+    mean = tf.sqrt(tf.square(tf.reduce_mean(rg, axis=[1, 2])) + tf.square(tf.reduce_mean(yb, axis=[1, 2])))
+    return sigma + 0.3 * mean
 
 
-def all_metrics(original, candidate) -> dict[str, float]:
-    """Every metric of ``candidate`` against ``original``, keyed as in ``METRICS``."""
-    return {
-        "psnr": psnr(original, candidate),
-        "ssim": ssim(original, candidate),
-        "ab_mse": ab_mse(original, candidate),
-        "colorfulness": colorfulness(candidate),
-    }
+def ab_spread(lab_image):
+    """Within-photo chroma spread: the standard deviations of a and of b over the photo, averaged."""
+    return tf.reduce_mean(tf.math.reduce_std(lab_image[..., 1:], axis=[1, 2]), axis=-1)
 
 
-def _same_shape(original, candidate) -> tuple[np.ndarray, np.ndarray]:
-    original, candidate = to_float_rgb(original), to_float_rgb(candidate)
-    if original.shape != candidate.shape:
-        raise ValueError(f"images differ in shape: {original.shape} vs {candidate.shape}")
-    return original, candidate
+def mean_ab(lab_image):
+    """Each photo's mean (a, b): [batch, 2]."""
+    return tf.reduce_mean(lab_image[..., 1:], axis=[1, 2])
+
+
+def with_ab(lab_image, ab):
+    """The photos' own L with ``ab`` (broadcast: a constant (a, b), or zeros for gray)."""
+    lightness = lab_image[..., :1]
+    return tf.concat([lightness, tf.broadcast_to(tf.cast(ab, tf.float32), tf.shape(lab_image[..., 1:]))], axis=-1)
+
+
+# --- Streaming metrics at the model's size: the Trainer's TensorBoard and the Evaluator (TFMA). ---
+#
+# Labels are Transform's ``ab`` (ab / 128, [batch, pixels * 2] or [batch, size, size, 2]).
+# Predictions end with ab / 128 per pixel; with three channels per pixel the first is the model's
+# input L in [-1, 1] (the ``evaluate`` signature's ``lab`` output), which the photo metrics need.
+
+
+def _pixels(y_true, y_pred):
+    """(L [batch, pixels, 0 or 1], ab true, ab predicted [batch, pixels, 2]) in Lab units."""
+    ab_true = tf.reshape(tf.cast(y_true, tf.float32), [tf.shape(y_true)[0], -1, 2])
+    prediction = tf.reshape(tf.cast(y_pred, tf.float32), [tf.shape(ab_true)[0], tf.shape(ab_true)[1], -1])
+    lightness = preprocessing.unscale_lightness(prediction[..., :-2])
+    return lightness, preprocessing.unscale_ab(ab_true), preprocessing.unscale_ab(prediction[..., -2:])
+
+
+class _Statistics(keras.metrics.Metric):
+    """Sums of ``_STATISTICS`` over the batches seen; each subclass reports one function of them.
+
+    One accumulator per family (chroma statistics over pixels; per-photo statistics), so a metric
+    and its baselines come out of the same pass over the same photos.
+    """
+
+    _STATISTICS = ()
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.sums = self.add_weight("sums", shape=[len(self._STATISTICS)], initializer="zeros", dtype=tf.float64)
+
+    def reset_state(self):
+        # Keras' default assigns a scalar 0 to every variable, which a vector of sums does not accept.
+        self.sums.assign(tf.zeros_like(self.sums))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self._batch_sums(*_pixels(y_true, y_pred))
+        self.sums.assign_add(tf.cast(tf.stack([values[name] for name in self._STATISTICS]), tf.float64))
+
+    def _sum(self, name):
+        return self.sums[self._STATISTICS.index(name)]
+
+
+class _ChromaStatistics(_Statistics):
+    """ab-MSE of the model, of gray and of the best constant, from pixel sums (no L needed, so the
+    Trainer can compile these on a model whose output is ab alone)."""
+
+    _STATISTICS = ("squared_error", "squared_ab", "a", "b", "pixels")
+
+    def _batch_sums(self, lightness, ab_true, ab_pred):
+        del lightness
+        return {"squared_error": tf.reduce_sum(losses.ab_squared_error(ab_true / preprocessing.AB_SCALE,
+                                                                          ab_pred / preprocessing.AB_SCALE)),
+                "squared_ab": tf.reduce_sum(tf.square(ab_true)),
+                "a": tf.reduce_sum(ab_true[..., 0]), "b": tf.reduce_sum(ab_true[..., 1]),
+                "pixels": tf.cast(tf.shape(ab_true)[0] * tf.shape(ab_true)[1], tf.float32)}
+
+    def _model(self):
+        return tf.math.divide_no_nan(self._sum("squared_error"), 2.0 * self._sum("pixels"))
+
+    def _gray(self):
+        return tf.math.divide_no_nan(self._sum("squared_ab"), 2.0 * self._sum("pixels"))
+
+    def _constant(self):
+        """mean((ab - mean ab)^2) = mean(ab^2) - mean(a)^2 / 2 - mean(b)^2 / 2: exact, in one pass."""
+        mean_a = tf.math.divide_no_nan(self._sum("a"), self._sum("pixels"))
+        mean_b = tf.math.divide_no_nan(self._sum("b"), self._sum("pixels"))
+        return self._gray() - 0.5 * (tf.square(mean_a) + tf.square(mean_b))
+
+
+class _PhotoStatistics(_Statistics):
+    """Per-photo PSNR, SSIM, colorfulness and chroma spread of the model and of gray, and the spread
+    of the photos' mean colors, summed over photos (needs the prediction's L channel)."""
+
+    _STATISTICS = ("photos", "psnr", "gray_psnr", "ssim", "gray_ssim", "colorfulness", "true_colorfulness",
+                   "ab_spread", "true_ab_spread", "mean_a", "mean_b", "mean_a_squared", "mean_b_squared",
+                   "true_mean_a", "true_mean_b", "true_mean_a_squared", "true_mean_b_squared")
+
+    def _batch_sums(self, lightness, ab_true, ab_pred):
+        size = tf.cast(tf.sqrt(tf.cast(tf.shape(ab_true)[1], tf.float32)) + 0.5, tf.int32)  # square model size
+
+        def photos(ab):
+            return tf.reshape(tf.concat([lightness, ab], axis=-1), [-1, size, size, 3])
+
+        truth, model = photos(ab_true), photos(ab_pred)
+        truth_rgb, model_rgb, gray_rgb = (lab.lab_to_rgb(image) for image in (truth, model, with_ab(truth, 0.0)))
+        means, true_means = mean_ab(model), mean_ab(truth)
+        per_photo = {
+            "psnr": psnr(truth_rgb, model_rgb), "gray_psnr": psnr(truth_rgb, gray_rgb),
+            "ssim": ssim(truth_rgb, model_rgb), "gray_ssim": ssim(truth_rgb, gray_rgb),
+            "colorfulness": colorfulness(model_rgb), "true_colorfulness": colorfulness(truth_rgb),
+            "ab_spread": ab_spread(model), "true_ab_spread": ab_spread(truth),
+            "mean_a": means[:, 0], "mean_b": means[:, 1],
+            "mean_a_squared": tf.square(means[:, 0]), "mean_b_squared": tf.square(means[:, 1]),
+            "true_mean_a": true_means[:, 0], "true_mean_b": true_means[:, 1],
+            "true_mean_a_squared": tf.square(true_means[:, 0]), "true_mean_b_squared": tf.square(true_means[:, 1]),
+        }
+        sums = {name: tf.reduce_sum(values) for name, values in per_photo.items()}
+        return {**sums, "photos": tf.cast(tf.shape(ab_true)[0], tf.float32)}
+
+    def _mean(self, name):
+        return tf.math.divide_no_nan(self._sum(name), self._sum("photos"))
+
+    def _photo_color_std(self, prefix=""):
+        """Spread of the photos' mean (a, b) across photos: a tint gives every photo the same mean."""
+        variances = [self._mean(f"{prefix}mean_{c}_squared") - tf.square(self._mean(f"{prefix}mean_{c}"))
+                     for c in ("a", "b")]
+        return 0.5 * (tf.sqrt(tf.maximum(variances[0], 0.0)) + tf.sqrt(tf.maximum(variances[1], 0.0)))
+
+
+def _metric_class(class_name, family, name, result, doc):
+    """A Keras metric class reporting ``result(self)`` of ``family``'s sums, importable by name (TFMA)."""
+    def __init__(self, name=name, **kwargs):
+        family.__init__(self, name=name, **kwargs)
+
+    # Plain graph code: AutoGraph has nothing to convert in ``result`` (and cannot parse a lambda).
+    result = tf.autograph.experimental.do_not_convert(result)
+    return type(class_name, (family,), {"__init__": __init__, "result": result, "__doc__": doc,
+                                        "__module__": __name__, "__qualname__": class_name})
+
+
+AbMse = _metric_class("AbMse", _ChromaStatistics, "ab_mse", lambda self: self._model(),
+                      "Mean squared ab error of the model, Lab units.")
+GrayAbMse = _metric_class("GrayAbMse", _ChromaStatistics, "gray_ab_mse", lambda self: self._gray(),
+                          "ab-MSE of the gray photos (ab = 0): mean(ab^2).")
+ConstantAbMse = _metric_class("ConstantAbMse", _ChromaStatistics, "constant_ab_mse", lambda self: self._constant(),
+                              "ab-MSE of the best constant color (the photos' mean ab everywhere).")
+AbMseVsGray = _metric_class("AbMseVsGray", _ChromaStatistics, "ab_mse_vs_gray",
+                            lambda self: tf.math.divide_no_nan(self._model(), self._gray()),
+                            "Model ab-MSE / gray's (< 1: beats gray).")
+AbMseVsConstant = _metric_class("AbMseVsConstant", _ChromaStatistics, "ab_mse_vs_constant",
+                                lambda self: tf.math.divide_no_nan(self._model(), self._constant()),
+                                "Model ab-MSE / the best constant's (< 1: colors beyond a tint).")
+Psnr = _metric_class("Psnr", _PhotoStatistics, "psnr", lambda self: self._mean("psnr"), "Mean PSNR, dB.")
+GrayPsnr = _metric_class("GrayPsnr", _PhotoStatistics, "gray_psnr", lambda self: self._mean("gray_psnr"),
+                         "Mean PSNR of the gray photos, dB.")
+Ssim = _metric_class("Ssim", _PhotoStatistics, "ssim", lambda self: self._mean("ssim"), "Mean SSIM.")
+GraySsim = _metric_class("GraySsim", _PhotoStatistics, "gray_ssim", lambda self: self._mean("gray_ssim"),
+                         "Mean SSIM of the gray photos.")
+Colorfulness = _metric_class("Colorfulness", _PhotoStatistics, "colorfulness", lambda self: self._mean("colorfulness"),
+                             "Mean colorfulness of the colorized photos.")
+TrueColorfulness = _metric_class("TrueColorfulness", _PhotoStatistics, "true_colorfulness",
+                                 lambda self: self._mean("true_colorfulness"), "Mean colorfulness of the originals.")
+ColorfulnessRatio = _metric_class(
+    "ColorfulnessRatio", _PhotoStatistics, "colorfulness_ratio",
+    lambda self: tf.math.divide_no_nan(self._sum("colorfulness"), self._sum("true_colorfulness")),
+    "Colorfulness of the colorized photos / the originals' (1: as vivid as the originals).")
+AbSpread = _metric_class("AbSpread", _PhotoStatistics, "ab_spread", lambda self: self._mean("ab_spread"),
+                         "Mean within-photo chroma spread of the colorized photos.")
+TrueAbSpread = _metric_class("TrueAbSpread", _PhotoStatistics, "true_ab_spread",
+                             lambda self: self._mean("true_ab_spread"), "Mean within-photo chroma spread of the originals.")
+PhotoColorStd = _metric_class("PhotoColorStd", _PhotoStatistics, "photo_color_std",
+                              lambda self: self._photo_color_std(),
+                              "Std across photos of the colorized photos' mean a and b, averaged (0 for a tint).")
+TruePhotoColorStd = _metric_class("TruePhotoColorStd", _PhotoStatistics, "true_photo_color_std",
+                                  lambda self: self._photo_color_std("true_"),
+                                  "Std across photos of the originals' mean a and b, averaged.")
+
+# Every streaming metric, in report order; the Evaluator computes them all.
+STREAMING_METRICS = (AbMse, GrayAbMse, ConstantAbMse, AbMseVsGray, AbMseVsConstant, Psnr, GrayPsnr, Ssim, GraySsim,
+                     Colorfulness, TrueColorfulness, ColorfulnessRatio, AbSpread, TrueAbSpread, PhotoColorStd,
+                     TruePhotoColorStd)
+
+
+def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled):
+    """The model beside gray and the best constant color on a set of photos held in memory (the
+    Trainer's TensorBoard pass): {"ab_mse/model": ..., "ab_mse/gray": ..., "ab_mse/constant": ...,
+    "ab_mse_vs_constant": ..., "psnr/...", "ssim/...", "colorfulness/model|original", ...}.
+
+    Inputs are at the model's scales, [photos, size, size, 1 or 2]. The constant is these photos'
+    mean ab, known here before measuring, so its PSNR and SSIM are exact too.
+    """
+    constant = tf.reduce_mean(tf.cast(ab_true_scaled, tf.float32), axis=[0, 1, 2], keepdims=True)
+    candidates = {"model": ab_pred_scaled, "gray": tf.zeros_like(ab_true_scaled),
+                  "constant": tf.broadcast_to(constant, tf.shape(ab_true_scaled))}
+
+    def measured(metric_class, ab):
+        metric = metric_class()
+        metric.update_state(ab_true_scaled, tf.concat([tf.cast(lightness_scaled, tf.float32),
+                                                       tf.cast(ab, tf.float32)], axis=-1))
+        return metric.name, float(metric.result())
+
+    values = {}
+    for metric_class in (AbMse, Psnr, Ssim, Colorfulness, AbSpread, PhotoColorStd):
+        for side, ab in candidates.items():
+            name, value = measured(metric_class, ab)
+            values[f"{name}/{side}"] = value
+    for name, metric_class in (("colorfulness", TrueColorfulness), ("ab_spread", TrueAbSpread),
+                               ("photo_color_std", TruePhotoColorStd)):
+        values[f"{name}/original"] = measured(metric_class, ab_true_scaled)[1]
+    values["ab_mse_vs_constant"] = values["ab_mse/model"] / values["ab_mse/constant"]
+    values["ab_mse_vs_gray"] = values["ab_mse/model"] / values["ab_mse/gray"]
+    return values

@@ -1,19 +1,25 @@
-"""Evaluate a colorizer on a folder of color photos, beside the grayscale baseline.
+"""Evaluate a colorizer on a folder of color photos, beside gray and the best constant color.
 
-Each photo is made gray (its Lab lightness with ab = 0, as an RGB PNG), colorized by the
-model, and the result is compared with the original (see metrics.py). The report is a
-JSON-able dict::
+Each photo is made gray (its Lab lightness with ab = 0, as an RGB PNG), colorized by the model at
+its own size, and compared with the original at full resolution (``metrics.py``). Two baselines
+are measured on the same photos: gray itself, and the best constant color, i.e. every pixel painted
+with the mean (a, b) of all the photos evaluated (pixel-weighted), found in a first pass over the
+folder. The report is a JSON-able dict::
 
-    {"images_dir": ..., "photos": [{"path", "width", "height", "original_chroma_rms",
-                                    "already_gray", "original_colorfulness",
-                                    "model": {metric: value}, "gray": {metric: value}}, ...],
+    {"images_dir": ..., "constant_ab": [a, b],
+     "photos": [{"path", "width", "height", "original_chroma_rms", "already_gray",
+                 "original": {"colorfulness", "ab_spread", "mean_ab"},
+                 "model" | "gray" | "constant": {"psnr", "ssim", "ab_mse", "colorfulness", "ab_spread"},
+                 "model_mean_ab"}, ...],
      "unreadable": [{"path", "error"}, ...],
-     "summary": {"photos": n, "model": {metric: mean}, "gray": {metric: mean},
-                 "original": {"colorfulness": mean}, "model_beats_gray": {metric: fraction}}}
+     "summary": {"photos", "already_gray", "model" | "gray" | "constant" | "original": {metric: mean},
+                 "ratios": {"ab_mse_vs_gray", "ab_mse_vs_constant", "colorfulness_vs_original",
+                            "ab_spread_vs_original"},
+                 "photo_color_std": {"model", "original"},
+                 "model_beats_gray" | "model_beats_constant": {metric: fraction of photos}}}
 
-Photos that are already black-and-white (RMS chroma under ``GRAY_CHROMA_RMS``) say nothing
-about colorization, so they are listed but left out of the summary. A PSNR of identical
-images is ``inf``; Python's json writes it as ``Infinity``.
+Photos that are already black-and-white (RMS chroma under ``GRAY_CHROMA_RMS``) say nothing about
+colorization: they are listed but left out of the constant and the summary.
 """
 import dataclasses
 import io
@@ -21,16 +27,20 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
-import skimage.color
+import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
 from ...schemas import serving_contract as contract
 from ...serving.images import image_files
 from ..ingestion import photo
+from ..model import lab
 from . import metrics
 
 GRAY_CHROMA_RMS = 2.0  # Lab units; B&W scans saved as color JPEGs measure < 1, BSDS500 photos > 3
+SIDES = ("model", "gray", "constant")
+# Per-photo measures of each side, and which way is better.
+MEASURES = {"psnr": "higher", "ssim": "higher", "ab_mse": "lower", "colorfulness": "original", "ab_spread": "original"}
 
 ColorizeFn = Callable[[list[bytes]], list[bytes]]
 
@@ -40,6 +50,7 @@ class PhotoResult:
     """One evaluated photo: the pictures (uint8 RGB, same size) and its JSON-able record."""
     original: np.ndarray
     gray: np.ndarray
+    constant: np.ndarray
     colorized: np.ndarray
     record: dict
 
@@ -52,37 +63,79 @@ def read_rgb(data: bytes) -> np.ndarray:
 
 def encode_png(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(metrics.to_uint8_rgb(rgb)).save(buffer, format="PNG")
+    Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _lab(rgb: np.ndarray) -> tf.Tensor:
+    """uint8 RGB [h, w, 3] -> Lab [1, h, w, 3]."""
+    return lab.rgb_to_lab(tf.constant(rgb[None], tf.float32) / 255.0)
+
+
+def _rgb(lab_image) -> np.ndarray:
+    """Lab [1, h, w, 3] -> uint8 RGB [h, w, 3], as a PNG would store it."""
+    return tf.image.convert_image_dtype(lab.lab_to_rgb(lab_image)[0], tf.uint8, saturate=True).numpy()
+
+
+def _measures(original_lab, candidate_rgb: np.ndarray) -> dict:
+    """The per-photo measures of a candidate (uint8 RGB, as delivered) against the original."""
+    original_rgb = lab.lab_to_rgb(original_lab)
+    candidate = tf.constant(candidate_rgb[None], tf.float32) / 255.0
+    candidate_lab = lab.rgb_to_lab(candidate)
+    values = {"psnr": metrics.psnr(original_rgb, candidate), "ssim": metrics.ssim(original_rgb, candidate),
+              "ab_mse": metrics.ab_mse(original_lab, candidate_lab), "colorfulness": metrics.colorfulness(candidate),
+              "ab_spread": metrics.ab_spread(candidate_lab)}
+    return {name: float(value[0]) for name, value in values.items()}
+
+
+def _chroma_rms(original_lab) -> float:
+    return float(tf.sqrt(tf.reduce_mean(tf.square(original_lab[..., 1:]))))
+
+
+def constant_color(paths: Sequence[Path]) -> np.ndarray:
+    """The best constant color of the photos: their pixel-weighted mean (a, b), black-and-white and
+    unreadable photos left out (the evaluation pass reports those)."""
+    total, pixels = np.zeros(2), 0
+    for path in paths:
+        try:
+            original_lab = _lab(read_rgb(path.read_bytes()))
+        except (OSError, ValueError):  # PIL raises these for truncated or non-image files
+            continue
+        if _chroma_rms(original_lab) < GRAY_CHROMA_RMS:
+            continue
+        count = int(original_lab.shape[1] * original_lab.shape[2])
+        total += count * metrics.mean_ab(original_lab).numpy()[0]
+        pixels += count
+    return total / max(pixels, 1)
 
 
 def evaluate_folder(colorize_fn: ColorizeFn, images_dir, max_images: Optional[int] = None,
                     batch_size: int = 8,
                     on_photo: Optional[Callable[[PhotoResult], None]] = None) -> dict:
-    """Colorizes the gray version of every photo in ``images_dir`` and reports the metrics.
+    """Colorizes the gray version of every photo in ``images_dir`` and reports the measures.
 
     ``max_images`` keeps the first N photo files of ``image_files`` (unreadable ones count).
-
-    ``colorize_fn`` takes a list of encoded images and returns one PNG per image at the
-    same size (the serving signature's contract). It is called with up to ``batch_size``
-    photos at a time. ``on_photo`` receives each ``PhotoResult`` as it is ready (the
-    gallery uses it), so the pictures are never all held in memory.
+    ``colorize_fn`` takes a list of encoded images and returns one PNG per image at the same size
+    (the serving signature's contract); it is called with up to ``batch_size`` photos at a time.
+    ``on_photo`` receives each ``PhotoResult`` as it is ready (the gallery uses it), so the
+    pictures are never all held in memory.
     """
     images_dir = Path(images_dir)
     paths = image_files(images_dir)[:max_images]
     if not paths:
         raise FileNotFoundError(f"no photos under {images_dir}")
+    constant_ab = constant_color(paths)
     records, unreadable = [], []
     with tqdm(total=len(paths), unit="photo", desc="evaluate") as progress:
-        for result in _evaluate_photos(colorize_fn, paths, images_dir, batch_size, unreadable, progress):
+        for result in _evaluate_photos(colorize_fn, paths, images_dir, batch_size, constant_ab, unreadable, progress):
             records.append(result.record)
             if on_photo is not None:
                 on_photo(result)
-    return {"images_dir": str(images_dir), "photos": records, "unreadable": unreadable,
-            "summary": summarize(records)}
+    return {"images_dir": str(images_dir), "constant_ab": constant_ab.tolist(), "photos": records,
+            "unreadable": unreadable, "summary": summarize(records)}
 
 
-def _evaluate_photos(colorize_fn, paths, root, batch_size, unreadable, progress) -> Iterator[PhotoResult]:
+def _evaluate_photos(colorize_fn, paths, root, batch_size, constant_ab, unreadable, progress) -> Iterator[PhotoResult]:
     for start in range(0, len(paths), batch_size):
         batch = []
         for path in paths[start:start + batch_size]:
@@ -93,60 +146,81 @@ def _evaluate_photos(colorize_fn, paths, root, batch_size, unreadable, progress)
                 unreadable.append({"path": name, "error": str(error)})
                 progress.update()
                 continue
-            batch.append((name, original, metrics.gray_baseline(original)))
+            original_lab = _lab(original)
+            batch.append((name, original, original_lab, _rgb(metrics.with_ab(original_lab, 0.0))))
         if not batch:
             continue
-        outputs = colorize_fn([encode_png(gray) for _, _, gray in batch])
+        outputs = colorize_fn([encode_png(gray) for *_, gray in batch])
         if len(outputs) != len(batch):
             raise ValueError(f"colorize_fn returned {len(outputs)} images for {len(batch)} inputs")
-        for (name, original, gray), png in zip(batch, outputs):
+        for (name, original, original_lab, gray), png in zip(batch, outputs):
             colorized = read_rgb(png)
             if colorized.shape != original.shape:
                 raise ValueError(f"{name}: colorized image is {colorized.shape[:2]}, "
                                  f"the photo {original.shape[:2]} (a colorizer must keep the size)")
-            yield PhotoResult(original, gray, colorized, _photo_record(name, original, gray, colorized))
+            constant = _rgb(metrics.with_ab(original_lab, constant_ab))
+            record = _photo_record(name, original, original_lab, {"model": colorized, "gray": gray,
+                                                                   "constant": constant})
+            yield PhotoResult(original, gray, constant, colorized, record)
             progress.update()
 
 
-def _photo_record(name: str, original: np.ndarray, gray: np.ndarray, colorized: np.ndarray) -> dict:
-    chroma_rms = float(np.sqrt(np.mean(skimage.color.rgb2lab(original)[..., 1:] ** 2)))
+def _photo_record(name: str, original: np.ndarray, original_lab, candidates: dict) -> dict:
+    chroma_rms = _chroma_rms(original_lab)
     return {
         "path": name,
         "width": int(original.shape[1]),
         "height": int(original.shape[0]),
         "original_chroma_rms": chroma_rms,
         "already_gray": chroma_rms < GRAY_CHROMA_RMS,
-        "original_colorfulness": metrics.colorfulness(original),
-        "model": metrics.all_metrics(original, colorized),
-        "gray": metrics.all_metrics(original, gray),
+        "original": {"colorfulness": float(metrics.colorfulness(tf.constant(original[None], tf.float32) / 255.0)[0]),
+                     "ab_spread": float(metrics.ab_spread(original_lab)[0]),
+                     "mean_ab": metrics.mean_ab(original_lab).numpy()[0].tolist()},
+        **{side: _measures(original_lab, picture) for side, picture in candidates.items()},
+        "model_mean_ab": metrics.mean_ab(_lab(candidates["model"])).numpy()[0].tolist(),
     }
 
 
-def model_beats_gray(record: dict) -> dict[str, bool]:
-    """Per metric, whether the model is strictly better than the gray baseline on this photo.
-
-    Higher PSNR and SSIM, lower ab-MSE, and a colorfulness closer to the original's.
-    """
-    model, gray, target = record["model"], record["gray"], record["original_colorfulness"]
-    return {
-        "psnr": model["psnr"] > gray["psnr"],
-        "ssim": model["ssim"] > gray["ssim"],
-        "ab_mse": model["ab_mse"] < gray["ab_mse"],
-        "colorfulness": abs(model["colorfulness"] - target) < abs(gray["colorfulness"] - target),
-    }
+def beats(record: dict, baseline: str) -> dict[str, bool]:
+    """Per measure, whether the model is strictly better than ``baseline`` ("gray" or "constant") on this
+    photo: higher PSNR and SSIM, lower ab-MSE, colorfulness and spread closer to the original's."""
+    model, other, original = record["model"], record[baseline], record["original"]
+    wins = {}
+    for name, better in MEASURES.items():
+        if better == "higher":
+            wins[name] = model[name] > other[name]
+        elif better == "lower":
+            wins[name] = model[name] < other[name]
+        else:
+            wins[name] = abs(model[name] - original[name]) < abs(other[name] - original[name])
+    return wins
 
 
 def summarize(records: Sequence[dict]) -> dict:
-    """Means and beat-the-baseline fractions over the photos that were in color."""
+    """Means, ratios and beat-the-baseline fractions over the photos that were in color."""
     colored = [record for record in records if not record["already_gray"]]
     summary = {"photos": len(colored), "already_gray": len(records) - len(colored)}
     if not colored:
         return summary
-    for side in ("model", "gray"):
-        summary[side] = {name: float(np.mean([r[side][name] for r in colored])) for name in metrics.METRICS}
-    summary["original"] = {"colorfulness": float(np.mean([r["original_colorfulness"] for r in colored]))}
-    wins = [model_beats_gray(record) for record in colored]
-    summary["model_beats_gray"] = {name: float(np.mean([win[name] for win in wins])) for name in metrics.METRICS}
+
+    def mean(values):
+        return float(np.mean(list(values)))
+
+    for side in SIDES:
+        summary[side] = {name: mean(r[side][name] for r in colored) for name in MEASURES}
+    summary["original"] = {name: mean(r["original"][name] for r in colored) for name in ("colorfulness", "ab_spread")}
+    summary["ratios"] = {
+        "ab_mse_vs_gray": summary["model"]["ab_mse"] / summary["gray"]["ab_mse"],
+        "ab_mse_vs_constant": summary["model"]["ab_mse"] / summary["constant"]["ab_mse"],
+        "colorfulness_vs_original": summary["model"]["colorfulness"] / summary["original"]["colorfulness"],
+        "ab_spread_vs_original": summary["model"]["ab_spread"] / summary["original"]["ab_spread"],
+    }
+    summary["photo_color_std"] = {
+        "model": float(np.mean(np.std([r["model_mean_ab"] for r in colored], axis=0))),
+        "original": float(np.mean(np.std([r["original"]["mean_ab"] for r in colored], axis=0)))}
+    for baseline in ("gray", "constant"):
+        wins = [beats(record, baseline) for record in colored]
+        summary[f"model_beats_{baseline}"] = {name: mean(win[name] for win in wins) for name in MEASURES}
     return summary
 
 
@@ -155,35 +229,53 @@ METRIC_LABELS = {
     "ssim": "SSIM (higher better)",
     "ab_mse": "ab-MSE (lower better)",
     "colorfulness": "colorfulness (near original)",
+    "ab_spread": "ab spread in a photo (near original)",
 }
 
 
-def summary_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
-    """(metric, model, gray, original, model beats gray) as display strings, one row per metric."""
+def summary_rows(report: dict) -> list[tuple[str, ...]]:
+    """(measure, model, gray, constant, original, model beats gray, model beats constant) as display strings."""
     summary = report["summary"]
     if "model" not in summary:
         return []
     rows = []
-    for name in metrics.METRICS:
+    for name in MEASURES:
         original = f"{summary['original'][name]:.2f}" if name in summary["original"] else ""
-        rows.append((METRIC_LABELS[name], f"{summary['model'][name]:.3f}", f"{summary['gray'][name]:.3f}",
-                     original, f"{summary['model_beats_gray'][name]:.0%}"))
+        rows.append((METRIC_LABELS[name], *(f"{summary[side][name]:.3f}" for side in SIDES), original,
+                     f"{summary['model_beats_gray'][name]:.0%}", f"{summary['model_beats_constant'][name]:.0%}"))
     return rows
 
 
+SUMMARY_HEADER = ("measure", "model", "gray", "best constant", "original", "beats gray", "beats constant")
+
+
+def headline(report: dict) -> str:
+    """The verdict in one line: the model against both baselines, and how vivid it is."""
+    summary = report["summary"]
+    if "ratios" not in summary:
+        return "no color photos evaluated"
+    ratios = summary["ratios"]
+    return (f"ab-MSE {ratios['ab_mse_vs_constant']:.2f}x the best constant color's "
+            f"({ratios['ab_mse_vs_gray']:.2f}x gray's); colorfulness {ratios['colorfulness_vs_original']:.2f}x the "
+            f"originals'; PSNR {summary['model']['psnr']:.2f} dB (gray {summary['gray']['psnr']:.2f}, constant "
+            f"{summary['constant']['psnr']:.2f}); photo colors vary {summary['photo_color_std']['model']:.1f} "
+            f"(originals {summary['photo_color_std']['original']:.1f})")
+
+
 def format_summary(report: dict) -> str:
-    """A plain-text table of ``summary_rows`` with a line saying what was counted."""
+    """A plain-text table of ``summary_rows`` with what was counted and the headline."""
     summary = report["summary"]
     counted = (f"{summary['photos']} color photos evaluated; {summary['already_gray']} already "
-               f"black-and-white and {len(report['unreadable'])} unreadable left out")
+               f"black-and-white and {len(report['unreadable'])} unreadable left out; best constant color "
+               f"(a, b) = ({report['constant_ab'][0]:.1f}, {report['constant_ab'][1]:.1f})")
     rows = summary_rows(report)
     if not rows:
         return counted + "\n"
-    table = [("metric", "model", "gray", "original", "model beats gray"), *rows]
+    table = [SUMMARY_HEADER, *rows]
     widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join([counted, "", *lines]) + "\n"
+    return "\n".join([counted, headline(report), "", *lines]) + "\n"
 
 
 def resolve_saved_model_dir(path) -> Path:
@@ -200,8 +292,6 @@ def resolve_saved_model_dir(path) -> Path:
 def saved_model_colorizer(path) -> ColorizeFn:
     """A ``colorize_fn`` calling the ``serving_default`` signature of a SavedModel, in-process
     (``serving_contract``: encoded images in, PNG bytes out, as the served model does)."""
-    import tensorflow as tf
-
     loaded = tf.saved_model.load(str(resolve_saved_model_dir(path)))
     if contract.SERVING_SIGNATURE not in loaded.signatures:
         raise ValueError(f"{path} has no {contract.SERVING_SIGNATURE} signature (it has {list(loaded.signatures)})")

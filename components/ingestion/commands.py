@@ -20,9 +20,10 @@ def register(subparsers) -> None:
         "ingest",
         help="ingest a photo folder into train/eval TFRecords (no TFX metadata)",
         description="Reads every photo under --images (nested folders included), rejects what cannot train a "
-                    "colorizer (corrupt, tiny, huge, black-and-white, duplicate...), writes upright RGB tf.Examples "
-                    "to --output/Split-train and --output/Split-eval (gzip TFRecords, 2:1 by content hash) and "
-                    "--output/ingestion_summary.json.")
+                    "colorizer (corrupt, tiny, huge, black-and-white, duplicate...) and what is not a photo file "
+                    "(FIFOs, sockets, devices, symlink loops), writes upright RGB tf.Examples with each photo's "
+                    "provenance (from the .provenance.jsonl beside it, if any) to --output/Split-train and "
+                    "--output/Split-eval (gzip TFRecords, split by content hash) and --output/ingestion_summary.json.")
     parser.add_argument("--images", required=True, help="folder of photos")
     parser.add_argument("--output", required=True, help="output folder")
     add_section_flags(parser, IngestionConfig)
@@ -60,7 +61,7 @@ def ingest_folder(images_dir: str, output_dir: str, config: IngestionConfig = In
     exec_properties = {
         specs.INPUT_BASE_KEY: images_dir,
         specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(component.default_input_config()),
-        specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(component.default_output_config()),
+        specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(component.split_output_config(config.eval_percent)),
         specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
         specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
         specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(component.to_custom_config(config.to_dict())),

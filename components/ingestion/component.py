@@ -1,13 +1,14 @@
 """``PhotoExampleGen``: a FileBasedExampleGen for folders of photos, and its input/output configs.
 
-    example_gen = PhotoExampleGen(input_base=images_dir)                   # whole folder, train:eval 2:1
+    example_gen = PhotoExampleGen(input_base=images_dir)                   # whole folder, eval 33% by hash
     example_gen = PhotoExampleGen(input_base=images_dir, input_config=span_input_config(),
                                   custom_config={"max_side": 512})         # latest images/span-N/
 
 Defaults:
   * input: one split whose pattern ``*`` takes every file under ``input_base``, nested folders
     included (folders a pattern matches are taken recursively; see ``listing``).
-  * output: train/eval 2:1 by hash buckets over the ``sha256`` feature, i.e. decided by the photo's
+  * output: train/eval split by hash buckets over the ``sha256`` feature (``eval_percent`` of the
+    ingestion config, 33 by default), i.e. decided by the photo's
     content: a photo keeps its split across runs, renames and moves.
   * spans: ``span_input_config()`` reads ``<input_base>/span-{SPAN}/``; ExampleGen's driver picks
     the latest span unless ``range_config`` asks for another.
@@ -16,6 +17,7 @@ Note on caching: ExampleGen's driver fingerprints only what the top-level glob m
 the files and folder entries directly under ``input_base``, by size and mtime). A folder's mtime
 changes when files are added to or removed from it, not when a file deeper down is edited in place.
 """
+import math
 from typing import Any, Mapping, Optional, Union
 
 import tensorflow_data_validation as tfdv
@@ -42,11 +44,12 @@ def span_input_config() -> example_gen_pb2.Input:
     return default_input_config(SPAN_PATTERN)
 
 
-def default_output_config(train_buckets: int = 2, eval_buckets: int = 1) -> example_gen_pb2.Output:
-    """train:eval split by content hash, so a photo never changes split."""
+def split_output_config(eval_percent: int = IngestionConfig().eval_percent) -> example_gen_pb2.Output:
+    """train:eval = (100 - eval_percent):eval_percent by content hash, so a photo never changes split."""
+    common = math.gcd(100 - eval_percent, eval_percent)
     return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-        splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_buckets),
-                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets)],
+        splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=(100 - eval_percent) // common),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_percent // common)],
         partition_feature_name=features.SHA256))
 
 
@@ -99,11 +102,13 @@ class PhotoExampleGen(FileBasedExampleGen):
                  output_config: Optional[example_gen_pb2.Output] = None,
                  range_config: Optional[range_config_pb2.RangeConfig] = None,
                  custom_config: Optional[Union[Mapping[str, Any], example_gen_pb2.CustomConfig]] = None):
+        eval_percent = IngestionConfig().eval_percent
         if custom_config is not None and not isinstance(custom_config, example_gen_pb2.CustomConfig):
+            eval_percent = IngestionConfig.from_dict(custom_config).eval_percent
             custom_config = to_custom_config(custom_config)
         super().__init__(
             input_base=input_base,
             input_config=input_config or default_input_config(),
-            output_config=output_config or default_output_config(),
+            output_config=output_config or split_output_config(eval_percent),
             custom_config=custom_config,
             range_config=range_config)

@@ -4,6 +4,8 @@
 a Beam step, so DirectRunner workers or Dataflow spread the work):
 
   List       the split pattern -> file paths (``listing``); refused entries become outcomes.
+  Provenance each path gets its entry in the ``.provenance.jsonl`` of its folder (``provenance``),
+             or none; a sidecar's malformed lines become notes.
   Normalize  each file is read once: empty files become outcomes; the SHA-256 of its bytes is taken
              and ``photo.normalize`` checks and converts it -> (sha256, candidate example or outcome).
   Dedup      group by hash, keep the first path (sorted): exact duplicates are ingested once and
@@ -13,9 +15,9 @@ Per-photo problems never raise: every file ends as exactly one outcome.
 
 ``PhotoExampleGenExecutor`` hands ExampleGen ``IngestPhotos`` for each input split pattern;
 ExampleGen itself does the splitting, span handling and TFRecord writing. ``Do`` adds the
-summary: outcomes are written as JSON lines under the Examples artifact while the Beam pipeline
-runs, then merged over splits into ``<examples uri>/ingestion_summary.json`` and logged. A run
-with zero usable photos fails here, with the summary in the message.
+summary: outcomes and notes are written as JSON lines under the Examples artifact while the Beam
+pipeline runs, then merged over splits into ``<examples uri>/ingestion_summary.json`` and logged. A
+run with zero usable photos fails here, with the summary in the message.
 """
 import hashlib
 import logging
@@ -33,13 +35,14 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from ...pipeline.config import IngestionConfig
 from ...schemas import features
-from . import listing, photo, summary
-from .summary import SUMMARY_FILE_NAME, IngestionSummary, Outcome, read_outcome_lines
+from . import listing, photo, provenance, summary
+from .summary import SUMMARY_FILE_NAME, IngestionSummary, Note, Outcome, read_json_lines, to_json_line
 
 _LOG = logging.getLogger(__name__)
 # Per-worker progress lines ("N photos processed so far"); ``colornet ingest`` shows them.
 PROGRESS_LOGGER = f"{__name__}.progress"
 _OUTCOMES = "outcomes"
+_NOTES = "notes"
 _METRICS_NAMESPACE = "colornet.ingestion"
 _LOG_EVERY_SECONDS = 10.0
 
@@ -56,6 +59,7 @@ class NoUsablePhotosError(ValueError):
 class IngestedPhotos(NamedTuple):
     examples: beam.PCollection   # tf.train.Example
     outcomes: beam.PCollection   # summary.Outcome, one per file
+    notes: beam.PCollection      # summary.Note: problems not about one photo (possibly repeated by workers)
 
 
 class _Candidate(NamedTuple):
@@ -79,7 +83,10 @@ def config_from_exec_properties(custom_config_json: Optional[str]) -> IngestionC
     return IngestionConfig.from_dict(json_format.MessageToDict(struct))
 
 
-def to_example(photo_id: str, sha256: str, normalized: photo.NormalizedPhoto) -> tf.train.Example:
+def to_example(photo_id: str, sha256: str, normalized: photo.NormalizedPhoto,
+               provenance_entry: Optional[Dict[str, str]] = None) -> tf.train.Example:
+    """The raw example of an accepted photo: every feature of the raw schema, provenance included
+    (empty strings when the photo has no ``provenance_entry``)."""
     def bytes_feature(value: bytes):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
@@ -93,6 +100,8 @@ def to_example(photo_id: str, sha256: str, normalized: photo.NormalizedPhoto) ->
         features.SHA256: bytes_feature(sha256.encode("ascii")),
         features.HEIGHT: int_feature(normalized.height),
         features.WIDTH: int_feature(normalized.width),
+        **{name: bytes_feature(value.encode("utf-8"))
+           for name, value in provenance.example_values(provenance_entry).items()},
     }))
 
 
@@ -105,9 +114,41 @@ def _list(pattern: str, input_base: str):
         yield _tagged(item) if isinstance(item, Outcome) else item
 
 
-def _read(path: str) -> bytes:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read()
+class _AttachProvenance(beam.DoFn):
+    """path -> (path, its entry in the ``.provenance.jsonl`` of its folder, or None).
+
+    The listing yields a folder's files one after another and this step is fused with it, so
+    keeping the last folder's sidecar reads each sidecar once; files in any other order would
+    only read a sidecar again, never get a wrong entry. A sidecar's problems (malformed lines, or
+    not a readable regular file) are logged and become notes of the summary.
+    """
+
+    def __init__(self, input_base: str):
+        self._input_base = input_base.rstrip("/")
+
+    def setup(self):
+        self._folder = self._sidecar = None
+
+    def process(self, path: str):
+        folder, file_name = path.rsplit("/", 1)
+        if folder != self._folder:
+            self._folder, self._sidecar = folder, provenance.Sidecar({}, [])
+            yield from self._read_sidecar(f"{folder}/{provenance.SIDECAR_NAME}")
+        yield path, self._sidecar.entries.get(file_name)
+
+    def _read_sidecar(self, sidecar_path: str):
+        where = listing.relative_id(self._input_base, sidecar_path)
+        try:
+            if not tf.io.gfile.exists(sidecar_path):
+                return
+            self._sidecar = provenance.parse(listing.read_bytes(sidecar_path))
+        except (OSError, tf.errors.OpError) as error:
+            problems = [(where, f"not read: {error}")]
+        else:
+            problems = [(f"{where}:{number}", detail) for number, detail in self._sidecar.problems]
+        for note_where, detail in problems:
+            _LOG.warning("Provenance sidecar %s: %s", note_where, detail)
+            yield beam.pvalue.TaggedOutput(_NOTES, Note(note_where, detail))
 
 
 class _Normalize(beam.DoFn):
@@ -135,10 +176,14 @@ class _Normalize(beam.DoFn):
             logging.getLogger(PROGRESS_LOGGER).info("Ingestion worker: %d photos processed so far", self._done)
             self._last_log = time.monotonic()
 
-    def process(self, path: str):
+    def process(self, path_and_provenance: Tuple[str, Optional[Dict[str, str]]]):
+        path, provenance_entry = path_and_provenance
         photo_id = listing.relative_id(self._input_base, path)
         try:
-            data = _read(path)
+            data = listing.read_bytes(path)
+        except listing.NotRegularFile as error:  # swapped for a FIFO or the like since it was listed
+            yield _tagged(Outcome(photo_id, summary.NOT_A_FILE, str(error)))
+            return
         except (OSError, tf.errors.OpError) as error:
             yield _tagged(Outcome(photo_id, summary.UNREADABLE, str(error)))
             return
@@ -156,8 +201,8 @@ class _Normalize(beam.DoFn):
             _LOG.warning("Unexpected error on %s", photo_id, exc_info=True)
             outcome = Outcome(photo_id, summary.CORRUPT, f"unexpected {type(error).__name__}: {error}")
         else:
-            outcome = Outcome(photo_id, summary.ACCEPTED)
-            example = to_example(photo_id, sha256, normalized).SerializeToString()
+            outcome = Outcome(photo_id, summary.ACCEPTED, source=(provenance_entry or {}).get("source", ""))
+            example = to_example(photo_id, sha256, normalized, provenance_entry).SerializeToString()
         self._count(outcome.reason)
         yield sha256, _Candidate(photo_id, example, outcome)
 
@@ -179,7 +224,9 @@ def IngestPhotos(pipeline, input_base: str, pattern: str, config: IngestionConfi
     listed = (pipeline
               | "Pattern" >> beam.Create([pattern])
               | "List" >> beam.FlatMap(_list, input_base).with_outputs(_OUTCOMES, main="files"))
-    normalized = (listed.files
+    attributed = (listed.files
+                  | "Provenance" >> beam.ParDo(_AttachProvenance(input_base)).with_outputs(_NOTES, main="files"))
+    normalized = (attributed.files
                   | "Spread" >> beam.Reshuffle()
                   | "Normalize" >> beam.ParDo(_Normalize(input_base, config)).with_outputs(_OUTCOMES, main="keyed"))
     unique = (normalized.keyed
@@ -187,14 +234,14 @@ def IngestPhotos(pipeline, input_base: str, pattern: str, config: IngestionConfi
               | "KeepFirst" >> beam.FlatMap(_keep_first).with_outputs(_OUTCOMES, main="examples"))
     outcomes = ((listed[_OUTCOMES], normalized[_OUTCOMES], unique[_OUTCOMES])
                 | "AllOutcomes" >> beam.Flatten())
-    return IngestedPhotos(unique.examples, outcomes)
+    return IngestedPhotos(unique.examples, outcomes, attributed[_NOTES])
 
 
 @beam.ptransform_fn
-def WriteOutcomes(outcomes, file_prefix: str):  # pylint: disable=invalid-name
-    """Outcomes -> JSON-lines files ``<file_prefix>-*.jsonl`` (merged later by ``summary.read_outcome_lines``)."""
-    return (outcomes
-            | "ToJson" >> beam.Map(Outcome.to_json)
+def WriteJsonLines(records, file_prefix: str):  # pylint: disable=invalid-name
+    """Outcomes or notes -> JSON-lines files ``<file_prefix>-*.jsonl`` (merged later by ``summary.read_json_lines``)."""
+    return (records
+            | "ToJson" >> beam.Map(to_json_line)
             | "Write" >> beam.io.WriteToText(file_prefix, file_name_suffix=".jsonl"))
 
 
@@ -206,8 +253,9 @@ def _PhotosToExample(pipeline, exec_properties: Dict[str, Any], split_pattern: s
     ingested = pipeline | "IngestPhotos" >> IngestPhotos(
         exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern, config)
     pattern_key = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = ingested.outcomes | "WriteOutcomes" >> WriteOutcomes(
-        os.path.join(exec_properties[_OUTCOMES_DIR_KEY], pattern_key))
+    outcomes_dir = exec_properties[_OUTCOMES_DIR_KEY]
+    _ = ingested.outcomes | "WriteOutcomes" >> WriteJsonLines(os.path.join(outcomes_dir, f"{_OUTCOMES}-{pattern_key}"))
+    _ = ingested.notes | "WriteNotes" >> WriteJsonLines(os.path.join(outcomes_dir, f"{_NOTES}-{pattern_key}"))
     return ingested.examples
 
 
@@ -228,7 +276,9 @@ class PhotoExampleGenExecutor(BaseExampleGenExecutor):
             tf.io.gfile.rmtree(outcomes_dir)
         super().Do(input_dict, output_dict, {**exec_properties, _OUTCOMES_DIR_KEY: outcomes_dir})
 
-        ingestion_summary = IngestionSummary.from_outcomes(read_outcome_lines(os.path.join(outcomes_dir, "*")))
+        ingestion_summary = IngestionSummary.from_outcomes(
+            read_json_lines(os.path.join(outcomes_dir, f"{_OUTCOMES}-*"), Outcome),
+            read_json_lines(os.path.join(outcomes_dir, f"{_NOTES}-*"), Note))
         summary_path = os.path.join(examples_uri, SUMMARY_FILE_NAME)
         ingestion_summary.write(summary_path)
         tf.io.gfile.rmtree(outcomes_dir)

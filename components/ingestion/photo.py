@@ -21,6 +21,7 @@ import io
 import warnings
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ...pipeline.config import IngestionConfig
@@ -74,7 +75,7 @@ def normalize(data: bytes, config: IngestionConfig) -> NormalizedPhoto:
 def colorfulness(rgb: Image.Image) -> float:
     """Is this photo black-and-white? Hasler & Suesstrunk's colorfulness of an RGB PIL image, on a thumbnail.
 
-    The statistic is ``evaluation.metrics.colorfulness``, the one the quality reports use (on 0..255
+    The statistic is ``evaluation.metrics.colorfulness``, the one every quality report uses (on 0..255
     RGB): 0 means gray; the paper calls ~15 "slightly colorful" and ~33 "moderately".
 
     Why this number and a threshold of 5: JPEG noise in a black-and-white photo stored as RGB adds
@@ -87,7 +88,7 @@ def colorfulness(rgb: Image.Image) -> float:
     """
     thumbnail = rgb.copy()
     thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
-    return metrics.colorfulness(np.asarray(thumbnail))
+    return float(metrics.colorfulness(tf.constant(np.asarray(thumbnail)[None], tf.float32) / 255.0)[0])
 
 
 def open_checked(data: bytes, config: IngestionConfig) -> Image.Image:

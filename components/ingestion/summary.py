@@ -2,8 +2,10 @@
 
 Every file a split pattern takes ends in exactly one ``Outcome``: ``accepted`` or one rejection
 reason. Outcomes are collected by the Beam pipeline as JSON lines and merged (over splits) into
-``ingestion_summary.json``: counts per reason, the accepted count, and every rejected file with
-its reason and a detail a human can act on.
+``ingestion_summary.json``: counts per reason, the accepted count, every rejected file with its
+reason and a detail a human can act on, how many accepted photos carry provenance (by source: see
+``provenance``), and ``notes``: problems that are not about one photo (a malformed line of a
+``.provenance.jsonl``), each once.
 """
 import collections
 import dataclasses
@@ -17,28 +19,31 @@ SUMMARY_FILE_NAME = "ingestion_summary.json"
 ACCEPTED = "accepted"
 # Rejection reasons.
 EMPTY = "empty"                  # zero-byte file
-UNREADABLE = "unreadable"        # the file or folder could not be read (permissions, I/O error)
+UNREADABLE = "unreadable"        # the file or folder could not be read (permissions, I/O error, a link to nothing)
+NOT_A_FILE = "not_a_file"        # a FIFO, socket or device: never opened (a FIFO would block the read forever)
 OUTSIDE_ROOT = "outside_root"    # a symlink leading outside the input folder: not followed
+SYMLINK_LOOP = "symlink_loop"    # a symlink to a folder that contains it (e.g. d/up -> ..): not followed
 NOT_AN_IMAGE = "not_an_image"    # no image format recognizes the bytes
 CORRUPT = "corrupt"              # recognized, but the pixels cannot be decoded (truncated, damaged)
 TOO_SMALL = "too_small"          # shorter side < min_side
 TOO_LARGE = "too_large"          # more than max_pixels (checked from the header, pixels never decoded)
 GRAYSCALE = "grayscale"          # black-and-white: useless as a colorization target
-DUPLICATE = "duplicate"          # same bytes as another file (the first by path is kept)
-REASONS = (EMPTY, UNREADABLE, OUTSIDE_ROOT, NOT_AN_IMAGE, CORRUPT, TOO_SMALL, TOO_LARGE, GRAYSCALE, DUPLICATE)
+DUPLICATE = "duplicate"          # same bytes as another file (the first by path is kept), or a symlink to a
+                                 # file or folder listed under its real path
+REASONS = (EMPTY, UNREADABLE, NOT_A_FILE, OUTSIDE_ROOT, SYMLINK_LOOP, NOT_AN_IMAGE, CORRUPT, TOO_SMALL, TOO_LARGE,
+           GRAYSCALE, DUPLICATE)
 
 
 class Outcome(NamedTuple):
     id: str          # path relative to the input folder
     reason: str      # ACCEPTED or one of REASONS
     detail: str = ""
+    source: str = ""  # accepted photos: the provenance ``source`` ("" when the photo has none)
 
-    def to_json(self) -> str:
-        return json.dumps(self._asdict(), sort_keys=True)
 
-    @classmethod
-    def from_json(cls, line: str) -> "Outcome":
-        return cls(**json.loads(line))
+class Note(NamedTuple):
+    where: str       # e.g. "span-1/.provenance.jsonl:3"
+    detail: str
 
 
 @dataclasses.dataclass
@@ -46,16 +51,21 @@ class IngestionSummary:
     accepted: int
     rejected_counts: Dict[str, int]
     rejected: List[Dict[str, str]]
+    provenance: Dict[str, int] = dataclasses.field(default_factory=dict)  # accepted photos by provenance source
+    notes: List[Dict[str, str]] = dataclasses.field(default_factory=list)
 
     @classmethod
-    def from_outcomes(cls, outcomes: Iterable[Outcome]) -> "IngestionSummary":
+    def from_outcomes(cls, outcomes: Iterable[Outcome], notes: Iterable[Note] = ()) -> "IngestionSummary":
         outcomes = sorted(outcomes)
         rejected = [o for o in outcomes if o.reason != ACCEPTED]
         counts = collections.Counter(o.reason for o in rejected)
+        sources = collections.Counter(o.source for o in outcomes if o.reason == ACCEPTED and o.source)
         return cls(
             accepted=len(outcomes) - len(rejected),
             rejected_counts={reason: counts[reason] for reason in REASONS if counts[reason]},
-            rejected=[o._asdict() for o in rejected],
+            rejected=[{"id": o.id, "reason": o.reason, "detail": o.detail} for o in rejected],
+            provenance=dict(sorted(sources.items())),
+            notes=[note._asdict() for note in sorted(set(notes))],  # workers that read the same sidecar repeat its notes
         )
 
     @property
@@ -72,6 +82,13 @@ class IngestionSummary:
         lines += [f"  {r['reason']:>12}  {r['id']}  {r['detail']}" for r in self.rejected[:max_listed]]
         if len(self.rejected) > max_listed:
             lines.append(f"  ... and {len(self.rejected) - max_listed} more (see {SUMMARY_FILE_NAME})")
+        if self.provenance:
+            by_source = ", ".join(f"{source} {n}" for source, n in self.provenance.items())
+            lines.append(f"Provenance: {sum(self.provenance.values())} of {self.accepted} accepted photos "
+                         f"({by_source}).")
+        lines += [f"  Note: {note['where']}: {note['detail']}" for note in self.notes[:max_listed]]
+        if len(self.notes) > max_listed:
+            lines.append(f"  ... and {len(self.notes) - max_listed} more notes (see {SUMMARY_FILE_NAME})")
         return "\n".join(lines)
 
     def write(self, path: str) -> None:
@@ -86,10 +103,16 @@ class IngestionSummary:
         return cls(**values)
 
 
-def read_outcome_lines(file_pattern: str) -> List[Outcome]:
-    """Outcomes from the JSON-lines files the pipeline wrote (all files matching the glob)."""
-    outcomes = []
+def to_json_line(record) -> str:
+    """An ``Outcome`` or a ``Note`` as the JSON line the Beam pipeline writes."""
+    return json.dumps(record._asdict(), sort_keys=True)
+
+
+def read_json_lines(file_pattern: str, record_type) -> list:
+    """``Outcome``s or ``Note``s (``record_type``) from the JSON-lines files the pipeline wrote
+    (all files matching the glob)."""
+    records = []
     for path in tf.io.gfile.glob(file_pattern):
         with tf.io.gfile.GFile(path) as f:
-            outcomes += [Outcome.from_json(line) for line in f if line.strip()]
-    return outcomes
+            records += [record_type(**json.loads(line)) for line in f if line.strip()]
+    return records

@@ -1,5 +1,6 @@
-"""Keras callbacks of the Trainer: a checkpoint each epoch (and resuming from it), a
-TensorBoard grid of sample colorizations of eval photos each epoch, and a wall-time budget."""
+"""Keras callbacks of the Trainer: a checkpoint each epoch (and resuming from it), a TensorBoard
+grid of sample colorizations of eval photos and the model's quality beside gray and the best
+constant color each epoch, and a wall-time budget."""
 import logging
 import time
 
@@ -8,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ...schemas import features
+from ..evaluation import metrics
 from ..evaluation.gallery import comparison_grid
 from . import lab, preprocessing
 
@@ -80,6 +82,31 @@ class SampleColorizations(keras.callbacks.Callback):
         grid = comparison_grid(list(rows), cell_width=self.cell_width)
         with self._writer.as_default():
             tf.summary.image(SAMPLES_SUMMARY, np.expand_dims(grid, 0), step=epoch + 1)
+        self._writer.flush()
+
+
+class ValidationQuality(keras.callbacks.Callback):
+    """After each epoch, measures the model on ``batches`` eval batches beside gray and the best constant
+    color (``metrics.side_by_side``) and writes them as TensorBoard scalars (``quality/...``), so a
+    model that drifts into a tint shows up while it trains, not after it is pushed."""
+
+    def __init__(self, batches, log_dir):
+        super().__init__()
+        self.batches = batches
+        self._writer = tf.summary.create_file_writer(log_dir)
+
+    @classmethod
+    def from_dataset(cls, dataset, log_dir, steps):
+        """Takes the first ``steps`` batches of a batched (inputs, ab) dataset, once, as the photos to measure."""
+        return cls(list(dataset.take(steps)), log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        lightness = tf.concat([inputs[features.L] for inputs, _ in self.batches], axis=0)
+        ab_true = tf.concat([ab for _, ab in self.batches], axis=0)
+        ab_pred = tf.concat([self.model(inputs, training=False) for inputs, _ in self.batches], axis=0)
+        with self._writer.as_default():
+            for tag, value in metrics.side_by_side(lightness, ab_true, ab_pred).items():
+                tf.summary.scalar(f"quality/{tag}", value, step=epoch + 1)
         self._writer.flush()
 
 

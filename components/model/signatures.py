@@ -15,9 +15,16 @@ exact preprocessing the model was trained on.
 Which encoded images the graph accepts (TensorFlow 2.16 ``tf.io.decode_image``): JPEG with 1
 (gray) or 3 (YCbCr/RGB) components; PNG of any color type, 8 or 16 bits per channel, palette
 and alpha included (alpha is dropped); GIF (first frame) and BMP. Everything else (WebP, TIFF,
-HEIC; CMYK/YCCK JPEG, which TensorFlow decodes without error but with wrong colors) is refused
-by ``check_images`` with an INVALID_ARGUMENT naming the accepted formats and the offending
-indices; the client transcodes such files first (``serving/images.py``).
+HEIC; CMYK/YCCK JPEG, which TensorFlow decodes without error but with wrong colors) must be
+transcoded by the client first (``serving/images.py``).
+
+A bad photo fails only itself. ``serving_default`` and ``colorize_ab`` also return ``errors``:
+per photo, "" or why it was not colorized (``UNSUPPORTED_MESSAGE``, ``UNDECODABLE_MESSAGE``),
+and an empty PNG (zero ab) in its place. No in-graph assertion can fail a batch, which matters
+under TF Serving's ``--enable_batching``: it merges requests of different clients into one
+batch before the graph runs, so an assertion on one client's photo would fail everyone's.
+``image_errors`` finds bad photos by decoding each one in a ``tf.data`` pipeline whose
+``ignore_errors`` drops the failures, then the model runs on the good photos only.
 """
 import tensorflow as tf
 
@@ -32,36 +39,63 @@ _JPEG_MAGIC = contract.ACCEPTED_IMAGE_MAGIC[0]
 PNG_COMPRESSION = 1
 
 UNSUPPORTED_MESSAGE = (
-    "images must be encoded JPEG (gray or RGB), PNG, GIF or BMP; WebP, TIFF, HEIC and CMYK JPEG "
-    "must be transcoded by the client (colornet.serving.images.transcode_for_serving). "
-    "Unsupported or empty images at batch indices:")
+    "unsupported or empty image: the graph decodes JPEG (gray or RGB), PNG, GIF and BMP; WebP, TIFF, HEIC "
+    "and CMYK JPEG must be transcoded by the client (colornet.serving.images.transcode_for_serving)")
+UNDECODABLE_MESSAGE = "corrupt or truncated image: TensorFlow cannot decode it"
 
 
-def _is_supported(image):
-    """True for bytes that start like a supported format and are not a CMYK/YCCK JPEG (scalar bool)."""
-    starts_known = tf.reduce_any(tf.stack([
+def _starts_known(image):
+    """True for bytes that start like a format the graph decodes (scalar bool; never fails)."""
+    return tf.reduce_any(tf.stack([
         tf.equal(tf.strings.substr(image, 0, len(magic)), magic) for magic in contract.ACCEPTED_IMAGE_MAGIC]))
-    is_jpeg = tf.equal(tf.strings.substr(image, 0, len(_JPEG_MAGIC)), _JPEG_MAGIC)
-    # extract_jpeg_shape reads only the header; a corrupt header fails there with its own INVALID_ARGUMENT.
-    jpeg_channels_ok = tf.cond(
-        is_jpeg,
-        lambda: tf.reduce_any(tf.equal(tf.image.extract_jpeg_shape(image)[2], [1, 3])),
-        lambda: tf.constant(True))
-    return tf.logical_and(starts_known, jpeg_channels_ok)
 
 
-def check_images(images):
-    """``images`` (a [batch] string tensor) unchanged, after asserting each one is a format the graph decodes.
+def _decodes_with_color(index, image):
+    """(index, whether it decodes to a non-empty image and is no CMYK/YCCK JPEG): fails on a corrupt image.
 
-    Raises ``tf.errors.InvalidArgumentError`` with ``UNSUPPORTED_MESSAGE`` and the bad indices.
-    Bytes that look right but are corrupt still fail in the decoder, also as INVALID_ARGUMENT.
+    The result depends on the decoded height, so that no graph optimization can skip the decode.
     """
-    supported = tf.map_fn(_is_supported, images, fn_output_signature=tf.TensorSpec([], tf.bool))
-    check = tf.debugging.Assert(
-        tf.reduce_all(supported), [UNSUPPORTED_MESSAGE, tf.where(tf.logical_not(supported))[:, 0]],
-        summarize=16)
-    with tf.control_dependencies([check]):
-        return tf.identity(images)
+    decoded = tf.io.decode_image(image, channels=3, expand_animations=False)
+    is_jpeg = tf.equal(tf.strings.substr(image, 0, len(_JPEG_MAGIC)), _JPEG_MAGIC)
+    color_ok = tf.cond(is_jpeg, lambda: tf.reduce_any(tf.equal(tf.image.extract_jpeg_shape(image)[2], [1, 3])),
+                       lambda: tf.constant(True))
+    return index, tf.logical_and(color_ok, tf.shape(decoded)[0] > 0)
+
+
+def image_errors(images):
+    """Per photo of ``images`` (a [batch] string tensor): "" when the graph can colorize it, else why not.
+
+    Never raises: each known-format photo is decoded in a tf.data pipeline whose failures are
+    dropped (``ignore_errors``), so a corrupt photo only marks its own entry.
+    """
+    count = tf.size(images, out_type=tf.int64)
+    known = tf.map_fn(_starts_known, images, fn_output_signature=tf.TensorSpec([], tf.bool))
+    options = tf.data.Options()
+    options.autotune.enabled = False  # one short pass per request: no tuning thread, no rewrites
+    options.experimental_optimization.apply_default_optimizations = False
+    decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images, known))
+               .filter(lambda index, image, is_known: is_known)
+               .map(lambda index, image, is_known: _decodes_with_color(index, image))
+               .ignore_errors()
+               .with_options(options))
+    initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool))
+    decodable, color_ok = decoded.reduce(initial, lambda state, item: (
+        tf.tensor_scatter_nd_update(state[0], [[item[0]]], [True]),
+        tf.tensor_scatter_nd_update(state[1], [[item[0]]], [item[1]])))
+    unsupported = tf.logical_or(tf.logical_not(known), tf.logical_and(decodable, tf.logical_not(color_ok)))
+    return tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
+
+
+def per_photo(images, run, empty):
+    """``run`` on the photos without errors, with ``empty`` in the place of the others; and the errors."""
+    errors = image_errors(images)
+    good = tf.equal(errors, "")
+    good_images = tf.boolean_mask(images, good)
+    results = tf.cond(tf.size(good_images) > 0, lambda: run(good_images), lambda: tf.zeros_like(empty)[:0])
+    positions = tf.cast(tf.range(tf.size(images)), tf.int32)
+    bad_positions = tf.boolean_mask(positions, tf.logical_not(good))
+    fill = tf.tile(empty, tf.concat([[tf.size(bad_positions)], tf.ones([tf.rank(empty) - 1], tf.int32)], axis=0))
+    return tf.dynamic_stitch([tf.boolean_mask(positions, good), bad_positions], [results, fill]), errors
 
 
 def _predict_lab(model, raw, size):
@@ -93,15 +127,13 @@ def build_signatures(model, tft_output, size):
 
     @tf.function(input_signature=[images_spec])
     def serve(images):
-        checked = check_images(images)
-        pngs = tf.cond(tf.size(checked) > 0, lambda: colorize(checked), lambda: tf.constant([], tf.string))
-        return {contract.COLORIZED_OUTPUT: pngs}
+        pngs, errors = per_photo(images, colorize, tf.constant([""]))
+        return {contract.COLORIZED_OUTPUT: pngs, contract.ERRORS_OUTPUT: errors}
 
     @tf.function(input_signature=[images_spec])
     def colorize_ab(images):
-        checked = check_images(images)
-        ab = tf.cond(tf.size(checked) > 0, lambda: predict_ab(checked), lambda: tf.zeros([0, size, size, 2]))
-        return {contract.AB_OUTPUT: preprocessing.unscale_ab(ab)}
+        ab, errors = per_photo(images, predict_ab, tf.zeros([1, size, size, 2]))
+        return {contract.AB_OUTPUT: preprocessing.unscale_ab(ab), contract.ERRORS_OUTPUT: errors}
 
     @tf.function(input_signature=[examples_spec])
     def transform_features(examples):

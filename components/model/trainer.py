@@ -6,14 +6,22 @@ Configuration comes from the Trainer's ``custom_config``: ``{"model": ..., "trai
 CPU (float32).
 
 What a run leaves in ``fn_args.model_run_dir`` (or ``checkpoint_dir``, see ``TrainingConfig``):
-TensorBoard logs (``train/``, ``validation/``: losses; ``samples/``: a grid of eval photos
-colorized after each epoch), ``training_log.csv`` (one line per epoch, appended across
-resumes) and ``checkpoints/`` (one per epoch). A run that finds a checkpoint resumes after
-its last finished epoch; otherwise it warm-starts from ``fn_args.base_model`` when given.
+
+* TensorBoard logs: ``train/`` and ``validation/`` (loss, ab-MSE and its ratios to gray and to the
+  best constant color), ``quality/`` (PSNR, SSIM, colorfulness and chroma spread beside both
+  baselines) and ``samples/`` (a grid of eval photos colorized after each epoch);
+* ``training_log.csv`` (one line per epoch, appended across resumes), ``checkpoints/`` (one per
+  epoch) and ``training_summary.json`` (steps, photos seen, wall and CPU minutes of this run).
+
+A run that finds a checkpoint resumes after its last finished epoch; otherwise it warm-starts from
+``fn_args.base_model`` when given.
 """
 import functools
+import json
 import logging
 import os
+import resource
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -25,6 +33,7 @@ from ...schemas import features
 from . import augmentation, callbacks, example_codec, export, network
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
+TRAINING_SUMMARY_FILE = "training_summary.json"
 
 
 def distribution_strategy():
@@ -91,6 +100,24 @@ def warm_start(model, base_model_dir):
     return True
 
 
+def _cost():
+    """(wall seconds, CPU seconds of this process) now."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.monotonic(), usage.ru_utime + usage.ru_stime
+
+
+def _write_training_summary(model_run_dir, model, training, started):
+    """``training_summary.json``: what this training cost, on record beside the model (CPU time, not
+    wall time, is what compares across a shared machine's runs)."""
+    wall, cpu = (now - then for now, then in zip(_cost(), started))
+    steps = int(model.optimizer.iterations.numpy())
+    summary = {"optimizer_steps": steps, "photos_seen": steps * training.batch_size, "wall_minutes": wall / 60.0,
+               "cpu_minutes": cpu / 60.0, "nproc": os.cpu_count(), "load_average": os.getloadavg()}
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SUMMARY_FILE), "w") as summary_file:
+        json.dump(summary, summary_file, indent=2)
+    logging.info("Training: %s", summary)
+
+
 def run_fn(fn_args):
     """TFX Trainer entry point."""
     model_config = ModelConfig.from_dict(fn_args.custom_config["model"])
@@ -102,7 +129,7 @@ def run_fn(fn_args):
 
     set_precision_policy()
     with distribution_strategy().scope():
-        model = network.compile_model(network.build_model(model_config), model_config)
+        model = network.compile_model(network.build_model(model_config), model_config, fn_args.train_steps or 1)
         checkpoint = callbacks.EpochCheckpoint(
             training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
         initial_epoch = checkpoint.restore()
@@ -115,14 +142,18 @@ def run_fn(fn_args):
 
     fit_callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-        callbacks.SampleColorizations.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "samples"),
-                                                   training.samples),
+        callbacks.ValidationQuality.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "quality"),
+                                                 max(1, fn_args.eval_steps or 1)),
         keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
         checkpoint,
     ]
+    if training.samples:
+        fit_callbacks.append(callbacks.SampleColorizations.from_dataset(
+            eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples))
     if training.time_budget_minutes:
         fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
     epochs = max(1, training.epochs)
+    started = _cost()
     model.fit(
         train_ds,
         epochs=epochs,
@@ -133,5 +164,6 @@ def run_fn(fn_args):
         callbacks=fit_callbacks,
         verbose=2,
     )
+    _write_training_summary(fn_args.model_run_dir, model, training, started)
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))
     export.export_serving_model(model, tft_output, size, fn_args.serving_model_dir)

@@ -16,7 +16,7 @@ from . import example_codec, network, preprocessing
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1]).
 
-    Returns the stored features (``example_codec``): ``lab_png`` and, for fusion, ``embedding_f16``.
+    Returns the stored features (``example_codec``): ``lab_png`` and, when the model fuses the classifier, ``embedding_f16``.
     """
     config = ModelConfig.from_dict(custom_config)
     size = config.image_size
@@ -33,7 +33,7 @@ def preprocessing_fn(inputs, custom_config):
         fn_output_signature=(tf.TensorSpec([size, size, 1], tf.float32), tf.TensorSpec([], tf.string)),
     )
     outputs = {features.LAB_PNG: lab_png}
-    if config.variant == "fusion":
+    if config.uses_classifier:
         # Once per photo here instead of every training step (see network.py), from the float32 L.
         backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name="classifier")
         outputs[features.EMBEDDING_F16] = example_codec.encode_embedding(

@@ -6,6 +6,9 @@ and silently skips a push whose version folder already exists (two pushes in one
 local push directory this executor copies the model into a hidden staging folder and renames it
 into place (``publish_version``), numbered by ``next_version``; for remote destinations (gs://...)
 it defers to TFX's own executor. The layout is ``serving_contract``'s: ``<base>/<version>/``.
+
+With ``custom_config={"last_blessed_uri": URI}`` (the open-source Kubeflow target), a blessed model is
+also published to that fixed URI, after the push, for the next run's Importer (``last_blessed``).
 """
 import logging
 import os
@@ -16,7 +19,11 @@ import time
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils, json_utils, proto_utils
+
+from . import last_blessed
+
+LAST_BLESSED_URI_KEY = "last_blessed_uri"
 
 
 def next_version(base_dir, now=None):
@@ -54,17 +61,31 @@ def _local_base_directory(exec_properties):
     return base if destination.WhichOneof("destination") == "filesystem" and "://" not in base else None
 
 
+def _last_blessed_uri(exec_properties):
+    custom_config = json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null")
+    return (custom_config or {}).get(LAST_BLESSED_URI_KEY)
+
+
 class AtomicPushExecutor(tfx_pusher.Executor):
     """Pushes blessed models to a local folder, one atomic integer version each."""
 
     def Do(self, input_dict, output_dict, exec_properties):
+        self._push(input_dict, output_dict, exec_properties)
+        destination = _last_blessed_uri(exec_properties)
+        if destination and self.CheckBlessing(input_dict):
+            model = artifact_utils.get_single_uri(input_dict[standard_component_specs.MODEL_KEY])
+            last_blessed.publish(model, destination)
+
+    def _push(self, input_dict, output_dict, exec_properties):
+        """The push to the serving folder: TFX's own for remote folders, an atomic version for local ones."""
         base_directory = _local_base_directory(exec_properties)
         if base_directory is None:
-            return super().Do(input_dict, output_dict, exec_properties)
+            super().Do(input_dict, output_dict, exec_properties)
+            return
         model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
-            return None
+            return
         model_path = self.GetModelPath(input_dict)
         os.makedirs(base_directory, exist_ok=True)
         version = next_version(base_directory)
@@ -72,4 +93,3 @@ class AtomicPushExecutor(tfx_pusher.Executor):
         logging.info("Model published as version %d at %s", version, serving_path)
         io_utils.copy_dir(model_path, model_push.uri)  # the pushed model's archive copy, as TFX keeps it
         self._MarkPushed(model_push, pushed_destination=str(serving_path), pushed_version=str(version))
-        return None

@@ -32,7 +32,7 @@ class WorkFolderBusy(Exception):
 class Outcome(NamedTuple):
     photo_id: str
     file: Optional[str] = None     # the kept photo's file name in photos/
-    reason: str = ""               # a failure.PhotoFailed reason when it was not kept
+    reason: str = ""               # a download.PhotoFailed reason when it was not kept
     detail: str = ""
 
     @property

@@ -6,8 +6,6 @@ on the same manifests), 130 when interrupted (Ctrl-C; the same command resumes).
 """
 import argparse
 
-from .image_url import check_base_url
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -34,6 +32,10 @@ def register(subparsers) -> None:
     parser.add_argument("--base-url", type=_base_url,
                         help="fetch from a mirror or local copy: replaces the scheme and host of each image URL, "
                              "its path goes in front, e.g. http://mirror.example/unsplash")
+    parser.add_argument("--dataset-name",
+                        help="the dataset's name in each photo's provenance (default: the zip's file name without "
+                             ".zip, e.g. unsplash-research-dataset-lite-latest, or the folder of the photos.tsv "
+                             "files): Lite and Full come under different terms")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -48,7 +50,8 @@ def run(args) -> int:
     policy = RetryPolicy(retries=args.retries, backoff=args.backoff, timeout=args.timeout)
     try:
         summary = fetch.fetch(args.manifests, args.images, width=args.width, limit=args.limit, workers=args.workers,
-                              base_url=args.base_url, rate=args.rate, policy=policy, progress=args.progress)
+                              base_url=args.base_url, rate=args.rate, policy=policy, progress=args.progress,
+                              dataset=args.dataset_name)
     except (ManifestError, WorkFolderBusy) as error:
         print(error)
         return 2
@@ -72,6 +75,8 @@ def _number(number_type, minimum, strictly_above=False):
 
 
 def _base_url(text):
+    from .download import check_base_url  # imports requests: only when the flag is given
+
     try:
         return check_base_url(text)
     except ValueError as error:

@@ -18,8 +18,7 @@ import io
 
 from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 
-from .failure import PhotoFailed
-from .image_url import JPEG_QUALITY
+from .download import JPEG_QUALITY, PhotoFailed
 from .manifest import Photo
 
 # Largest per-channel standard deviation (0-255 scale) of a flat image: JPEG noise alone puts a

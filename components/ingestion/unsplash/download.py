@@ -1,5 +1,20 @@
-"""HTTP for many photos from few hosts: pacing per host, timeouts, retries with backoff.
+"""Fetching one photo's bytes: the URL asked for, HTTP with pacing, timeouts and retries, and why
+a photo could not be fetched.
 
+The URL (``request_url``): the manifest's ``photo_image_url`` with resizing parameters. Unsplash's
+image service (imgix) resizes on request: ``w=`` the width, ``fit=max`` keeps the aspect ratio and
+never enlarges, ``fm=jpg`` and ``q=`` the encoding. Parameters already in the manifest's URL are
+kept unless these replace them. ``base_url`` points the requests at a mirror or a local copy: it
+replaces the scheme and host, and its path is put in front of the photo's path
+(``http://127.0.0.1:8000/unsplash`` turns ``https://images.unsplash.com/photo-1-a?ixid=x`` into
+``http://127.0.0.1:8000/unsplash/photo-1-a?ixid=x&w=...``). A server that ignores ``w=`` still
+works: ``content`` scales what it sends. Some dataset rows carry broken URLs whose host swallowed
+part of the file name (``https://images.unsplash.com.jpg/``, ``https://images.unsplash.company%20by...``;
+unsplash/datasets issues #46 and #61). Such a URL names no photo on any mirror either, so only
+http(s) URLs on an ``unsplash.com`` host with a path are requested; the rest fail as ``bad_url``
+without a request.
+
+HTTP for many photos from few hosts (``Downloader``):
 - Pacing (``HostGate``): at most ``rate`` requests a second to each host, shared by every worker
   thread. A 429 or 503 pauses the whole host (every worker, not only the one that got it) for the
   server's ``Retry-After`` (seconds or an HTTP date), or for the backoff delay when it gave none.
@@ -11,9 +26,22 @@
   ``max_delay``. Any other status fails at once (``http_404``: a removed photo).
 - Bodies are checked against Content-Length here: requests with urllib3 1.26 returns a body cut short
   by a dropped connection without an error.
-
 One ``requests.Session`` per worker thread (a Session is not meant to be shared between threads)
 keeps connections alive between a worker's photos.
+
+Why a photo could not be fetched (``PhotoFailed``): one short reason (a key of the summary's
+counts) and a detail a human can act on:
+  bad_url       the manifest's image URL is not an Unsplash image URL; nothing is requested
+  http_<code>   the server answered that status (after retries for 408, 429 and 5xx), e.g. http_404
+  timeout       no complete answer within the timeout (after retries)
+  connection    the connection failed or broke (after retries)
+  incomplete    the body ended before its Content-Length (after retries)
+  too_large     the body or the image is larger than any photo at the requested size can be
+  not_an_image  no image format recognizes the bytes, e.g. an HTML error page sent with status 200
+  corrupt       an image format is recognized but the pixels do not decode
+  placeholder   a flat, single-color image: what CDNs and mirrors serve in place of a missing photo
+  wrong_size    the dimensions do not fit the request and the manifest's width/height
+(the last four are found by ``content``).
 """
 import dataclasses
 import email.utils
@@ -21,17 +49,56 @@ import random
 import threading
 import time
 from typing import Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-
-from .failure import PhotoFailed
 
 USER_AGENT = "colornet-fetch-unsplash/0.1"
 MAX_BYTES = 50 * 1024 * 1024  # far above any photo at a requested width; a guard against endless bodies
 # Small reads: a read returns only once it is full (http.client reads through a buffered file), and the deadline
 # of the whole download is checked between reads: a server that trickles bytes overshoots it by one read at most.
 _CHUNK_BYTES = 1024
+JPEG_QUALITY = 85
+_UNSPLASH_DOMAIN = "unsplash.com"
+
+
+class PhotoFailed(Exception):
+    """A photo that is not fetched. ``retryable`` failures are tried again after a delay
+    (``retry_after``, the server's Retry-After in seconds, when it gave one)."""
+
+    def __init__(self, reason: str, detail: str, retryable: bool = False, retry_after: float = None):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def request_url(image_url: str, width: int, base_url: str = None) -> str:
+    """The URL to fetch ``image_url`` at ``width`` pixels wide; raises ``PhotoFailed("bad_url")``."""
+    try:
+        parts = urlsplit(image_url)
+        host = parts.hostname or ""
+    except ValueError as error:  # e.g. an invalid port or IPv6 literal
+        raise PhotoFailed("bad_url", f"{image_url!r}: {error}") from error
+    on_unsplash = host == _UNSPLASH_DOMAIN or host.endswith("." + _UNSPLASH_DOMAIN)
+    if parts.scheme not in ("http", "https") or not on_unsplash or parts.path.strip("/") == "":
+        raise PhotoFailed("bad_url", f"{image_url!r} is not an image URL on {_UNSPLASH_DOMAIN}")
+    scheme, netloc, path = parts.scheme, parts.netloc, parts.path
+    if base_url:
+        base = urlsplit(base_url)
+        scheme, netloc, path = base.scheme, base.netloc, base.path.rstrip("/") + parts.path
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update(w=str(width), fit="max", fm="jpg", q=str(JPEG_QUALITY))
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` if it is an http(s) URL with a host; raises ValueError otherwise."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{base_url!r} is not an http(s) URL base such as http://mirror.example/unsplash")
+    return base_url
 
 
 @dataclasses.dataclass(frozen=True)

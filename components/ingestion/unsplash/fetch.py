@@ -6,44 +6,119 @@
 2. In the work folder of these manifests and width (``checkpoint``), skip what an interrupted run
    finished; download the rest on ``workers`` threads (``download``: per-host pacing, timeouts,
    retries), check each answer (``content``) and record each photo as it ends.
-3. If any photo was kept: write ``.provenance.jsonl`` and ``.fetch_summary.json`` beside the
-   photos and rename the folder into place as the next span (``spans.publish_span``); a run that
-   kept nothing creates no span. The checkpoint is then cleared.
+3. If any photo was kept: write ``.provenance.jsonl`` (``provenance_record``: each photo credited
+   to its photographer, with the dataset's name, as Lite and Full have different terms) and
+   ``.fetch_summary.json`` beside the photos and rename the folder into place as the next span
+   (``spans.publish_span``); a run that kept nothing creates no span. The checkpoint is then cleared.
+
+What a fetch did (``FetchSummary``), as JSON (``.fetch_summary.json`` in the span it published,
+``summary.json`` in the work folder) and as a few lines for the terminal:
+
+  dataset           the dataset's name, as in the photos' provenance
+  downloaded        photos fetched by this run
+  resumed           photos an interrupted earlier run had fetched (kept from its checkpoint)
+  published         downloaded + resumed: the photos of the new span (``span``; null if none)
+  photographers     distinct photographers of the published photos (each credited in .provenance.jsonl)
+  skipped_present   manifest photos already in an earlier span (by their Unsplash id)
+  failed            photos not fetched; ``failed_by_reason`` counts them, ``failures`` lists each
+                    (photo_id, reason, detail, image_url)
+  manifest_rows     data rows read (with --limit, reading stops once the limit is reached);
+                    ``malformed_rows`` of them skipped (``malformed`` lists where and why);
+                    ``duplicate_rows``: photo ids seen before
+  requests          HTTP requests made, retries included
 """
+import collections
 import concurrent.futures
+import dataclasses
 import functools
 import hashlib
 import itertools
 import json
 import pathlib
 import time
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set
 
 from tqdm import tqdm
 
 from ....pipeline import spans
-from . import content, image_url, provenance
+from .. import provenance
+from . import content
 from .checkpoint import Outcome, WorkFolder
-from .download import Downloader, RetryPolicy
-from .failure import PhotoFailed
+from .download import Downloader, PhotoFailed, RetryPolicy, request_url
 from .manifest import Manifest, Photo
-from .summary import FetchSummary
 
 SUMMARY_NAME = ".fetch_summary.json"
+SOURCE = "unsplash"
+# Photos obtained through the Unsplash datasets come under the dataset's terms (Lite: commercial use
+# allowed; Full: non-commercial only), which the provenance's ``dataset`` tells apart.
+LICENSE = "Unsplash Dataset Terms"
+LISTED = 50  # failures and malformed rows shown in the terminal; the JSON lists them all
+
+
+@dataclasses.dataclass
+class FetchSummary:
+    manifests: List[str]
+    width: int
+    dataset: str = ""
+    span: Optional[int] = None
+    downloaded: int = 0
+    resumed: int = 0
+    published: int = 0
+    photographers: int = 0
+    skipped_present: int = 0
+    failed: int = 0
+    failed_by_reason: Dict[str, int] = dataclasses.field(default_factory=dict)
+    failures: List[Dict[str, str]] = dataclasses.field(default_factory=list)
+    manifest_rows: int = 0
+    malformed_rows: int = 0
+    malformed: List[Dict[str, str]] = dataclasses.field(default_factory=list)
+    duplicate_rows: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+
+    def add_failures(self, failures: List[Dict[str, str]]) -> None:
+        self.failed = len(failures)
+        self.failed_by_reason = dict(collections.Counter(failure["reason"] for failure in failures).most_common())
+        self.failures = sorted(failures, key=lambda failure: (failure["reason"], failure["photo_id"]))
+
+    def describe(self) -> str:
+        where = f"as span {self.span}" if self.span else "nothing new: no span created"
+        lines = [f"Unsplash fetch: {self.published} photos published {where} ({self.downloaded} downloaded, "
+                 f"{self.resumed} from an interrupted run, {self.photographers} photographers); "
+                 f"{self.skipped_present} already in earlier spans; {self.failed} failed; "
+                 f"{self.requests} requests in {self.seconds:.0f} s."]
+        if self.failed:
+            counts = ", ".join(f"{reason} {count}" for reason, count in self.failed_by_reason.items())
+            lines.append(f"Failed: {counts}.")
+            lines += [f"  {f['reason']:>12}  {f['photo_id']}  {f['detail']}" for f in self.failures[:LISTED]]
+        if self.malformed_rows:
+            lines.append(f"Manifest: {self.malformed_rows} of {self.manifest_rows} rows malformed, skipped.")
+            lines += [f"  {row['where']}: {row['reason']}" for row in self.malformed[:LISTED]]
+        return "\n".join(lines)
+
+    def write(self, path, in_span: bool = False) -> None:
+        """Writes the JSON; ``in_span`` leaves ``span`` out: written before the span folder is renamed
+        into place, its number is not known yet (and the folder's name says it)."""
+        values = dataclasses.asdict(self)
+        if in_span:
+            del values["span"]
+        pathlib.Path(path).write_text(json.dumps(values, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def fetch(manifest_paths, root, *, width: int = 512, limit: Optional[int] = None, workers: int = 8,
           base_url: Optional[str] = None, rate: float = 10.0, policy: RetryPolicy = RetryPolicy(),
-          progress: bool = True) -> FetchSummary:
+          progress: bool = True, dataset: Optional[str] = None) -> FetchSummary:
     """Fetches the photos as the next span under ``root``; raises ``ManifestError`` for an unusable
-    manifest and ``WorkFolderBusy`` when another run works on the same manifests."""
+    manifest and ``WorkFolderBusy`` when another run works on the same manifests. ``dataset`` names
+    the dataset in the photos' provenance (default: ``Manifest.dataset_name``)."""
     started = time.monotonic()
     photos = Manifest(manifest_paths)
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    summary = FetchSummary(manifests=[str(path) for path in photos.paths], width=width)
+    summary = FetchSummary(manifests=[str(path) for path in photos.paths], width=width,
+                           dataset=dataset or photos.dataset_name)
     with WorkFolder(root, work_key(photos.paths, width)) as work:
-        candidates = _candidates(photos, provenance.published_ids(root), limit, summary)
+        candidates = _candidates(photos, published_ids(root), limit, summary)
         finished_before = set(work.outcomes)
         todo = [photo for photo in candidates if photo.photo_id not in finished_before]
         downloader = Downloader(policy, rate)
@@ -64,12 +139,27 @@ def fetch(manifest_paths, root, *, width: int = 512, limit: Optional[int] = None
         summary.seconds = round(time.monotonic() - started, 1)
         if kept:
             _remove_all_but(work.photos, {outcome.file for _, outcome in kept})
-            provenance.write(work.photos, [provenance.record(photo, outcome.file) for photo, outcome in kept])
+            provenance.write(work.photos, [provenance_record(photo, outcome.file, summary.dataset)
+                                           for photo, outcome in kept])
             summary.write(work.photos / SUMMARY_NAME, in_span=True)
             summary.span = spans.publish_span(work.photos, root)
         summary.write(work.summary_path)
         work.clear()
     return summary
+
+
+def provenance_record(photo: Photo, file_name: str, dataset: str) -> Dict[str, str]:
+    """The photo's line of the span's ``.provenance.jsonl`` (format: ``ingestion/provenance.py``)."""
+    return {"file": file_name, "source": SOURCE, "source_id": photo.photo_id, "author": photo.author,
+            "author_username": photo.author_username, "url": photo.page_url or photo.image_url,
+            "image_url": photo.image_url, "license": LICENSE, "dataset": dataset}
+
+
+def published_ids(root) -> Set[str]:
+    """The Unsplash photo ids already in a span under ``root``: a later fetch skips them."""
+    root = pathlib.Path(root)
+    return {entry["source_id"] for number in spans.span_numbers(root)
+            for entry in provenance.read(root / f"span-{number}").entries.values() if entry["source"] == SOURCE}
 
 
 def work_key(manifest_paths: List[pathlib.Path], width: int) -> str:
@@ -98,7 +188,7 @@ def _candidates(photos: Manifest, present: Set[str], limit: Optional[int], summa
 def _fetch_one(photo: Photo, work: WorkFolder, downloader: Downloader, width: int, base_url: Optional[str]) -> Outcome:
     """Runs on a worker thread: one photo downloaded, checked and saved into the work folder."""
     try:
-        url = image_url.request_url(photo.image_url, width, base_url)
+        url = request_url(photo.image_url, width, base_url)
         data, content_type = downloader.get(url)
         checked = content.check(data, content_type, width, photo)
     except PhotoFailed as failure:

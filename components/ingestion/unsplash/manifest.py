@@ -102,6 +102,15 @@ class Manifest:
         self.bad_rows: List[BadRow] = []
         self.duplicates = 0
 
+    @property
+    def dataset_name(self) -> str:
+        """The dataset's name as its files give it: a zip's file name without ``.zip`` (releases are
+        named e.g. ``unsplash-research-dataset-lite-latest.zip``), or the folder holding photos.tsv00N
+        files (where the zip was extracted); different names are joined with "+"."""
+        names = [part.path.name.removesuffix(".zip") if part.member else part.path.resolve().parent.name
+                 for part in self.parts]
+        return "+".join(dict.fromkeys(names))
+
     def __iter__(self) -> Iterator[Photo]:
         seen = set()
         for part in self.parts:

@@ -1,0 +1,152 @@
+"""Test harness: `colornet serve` in a subprocess, and what strangers send it.
+
+Shared by tests/test_hostile_inputs.py and benchmarks/soak.py: starting and stopping the server
+process and reading its memory from /proc, hand-made TensorProtos and photos (a header that
+declares 30000x30000, a GIF of many frames on a large screen), and raw HTTP exchanges.
+"""
+import dataclasses
+import io
+import json
+import re
+import socket
+import struct
+import subprocess
+import sys
+import zlib
+
+import grpc
+from PIL import Image
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from colornet.schemas import serving_contract as contract
+from colornet.serving.limits import ServingLimits
+
+
+def proc_status(pid):
+    """VmRSS, VmHWM (peak) in bytes and the thread count of a process."""
+    with open(f"/proc/{pid}/status") as status:
+        text = status.read()
+    fields = {name: int(re.search(rf"^{name}:\s+(\d+)", text, re.MULTILINE)[1])
+              for name in ("VmRSS", "VmHWM", "Threads")}
+    return {"rss": fields["VmRSS"] * 1024, "peak": fields["VmHWM"] * 1024, "threads": fields["Threads"]}
+
+
+def limit_flags(limits):
+    """The ``serve`` flags that set ``limits`` (those that differ from the defaults)."""
+    defaults = ServingLimits()
+    return [argument for field in dataclasses.fields(limits)
+            if getattr(limits, field.name) != getattr(defaults, field.name)
+            for argument in (f"--{field.name.replace('_', '-')}", str(getattr(limits, field.name)))]
+
+
+@dataclasses.dataclass
+class ServerProcess:
+    """A running ``python -m colornet.serving.commands serve``: its gRPC target, REST port and start RSS."""
+
+    process: subprocess.Popen
+    target: str
+    rest_port: int
+    start_rss: int
+
+    def status(self):
+        return proc_status(self.process.pid)
+
+    def stop(self):
+        """SIGTERM, then the exit code (killed after 30 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+def start_server_process(models, *flags):
+    """Starts the serving command on ``models`` (free ports, gRPC and REST) and waits for its banner."""
+    command = [sys.executable, "-m", "colornet.serving.commands", "serve", "--model-dir", str(models), "--port", "0",
+               "--rest-port", "0", "--poll-seconds", "1", *flags]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    banner = process.stdout.readline()
+    match = re.search(r"on (127\.0\.0\.1:\d+) \(gRPC\), REST on 127\.0\.0\.1:(\d+)", banner)
+    if not match:
+        process.kill()
+        raise RuntimeError(f"the server did not start: {banner!r}")
+    return ServerProcess(process, match[1], int(match[2]), proc_status(process.pid)["rss"])
+
+
+def shape(dims):
+    return tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in dims])
+
+
+def strings(values, dims=None):
+    """A DT_STRING TensorProto of ``values``, declaring ``dims`` (default: what it carries)."""
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=values,
+                                  tensor_shape=shape(dims if dims is not None else [len(values)]))
+
+
+def floats_declaring(dims):
+    """A DT_FLOAT TensorProto that declares ``dims`` and carries one value (42 bytes for 10^9 elements)."""
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape(dims), float_val=[1.0])
+
+
+def png(width, height):
+    """A black PNG: tiny to send, ``width`` x ``height`` to decode."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_header_only(width, height):
+    """A PNG that is only a signature and an IHDR declaring ``width`` x ``height``."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+
+
+def gif(width, height, frames):
+    """A GIF of ``frames`` 1x1 frames on a ``width`` x ``height`` screen: a few bytes per frame."""
+    frame = (b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0x80) + b"\x00\x00\x00\xff\xff\xff"
+             + b"\x02\x02\x44\x01\x00")
+    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + frame * frames + b"\x3b"
+
+
+def predict(channel, tensor, timeout, signature=contract.SERVING_SIGNATURE, name=contract.IMAGES_INPUT):
+    """(status code, details) of a Predict with ``tensor`` as its one input."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = contract.MODEL_NAME
+    request.model_spec.signature_name = signature
+    request.inputs[name].CopyFrom(tensor)
+    try:
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
+    except grpc.RpcError as error:
+        return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
+def post(path, body, headers=b""):
+    """The raw bytes of a POST of ``body`` that closes the connection after the reply."""
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n".encode()
+            + headers + b"\r\n" + body)
+
+
+def http(port, raw, timeout=15):
+    """Sends raw bytes to 127.0.0.1:``port``; returns (status, JSON body) of the reply, (None, None) if closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply) < _reply_length(reply):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    if not reply:
+        return None, None
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body) if body else None
+
+
+def _reply_length(reply):
+    head, _, _ = reply.partition(b"\r\n\r\n")
+    match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+    return len(head) + 4 + int(match[1]) if match else len(reply) + 1
