@@ -23,10 +23,10 @@ def test_a_few_photos_run_in_process(tmp_path):
     assert args == local_runner.IN_PROCESS_BEAM_ARGS
 
 
-@pytest.mark.parametrize("profile", ["full", "demo", "cpu-beta"])
+@pytest.mark.parametrize("profile", ["full", "cpu", "article", "demo"])
 def test_from_the_models_threshold_on_every_core_gets_a_worker(tmp_path, monkeypatch, profile):
     config = _config(tmp_path, profile)
-    backbone = config.model.backbone if config.model.variant == "fusion" else None
+    backbone = config.model.backbone if config.model.uses_classifier else None
     threshold = 7  # the real thresholds are hundreds to thousands of photos
     monkeypatch.setitem(local_runner.MULTIPROCESS_MIN_PHOTOS, backbone, threshold)
     (tmp_path / "nested").mkdir()
@@ -59,3 +59,8 @@ def test_the_users_runner_flags_replace_the_choice(tmp_path, user_args):
 def test_other_user_flags_follow_the_choice(tmp_path):
     config = _config(_folder(tmp_path, 2), beam_args=["--temp_location=/tmp/beam"])
     assert local_runner.beam_args(config) == local_runner.IN_PROCESS_BEAM_ARGS + ["--temp_location=/tmp/beam"]
+
+
+def test_another_runners_options_are_left_alone(tmp_path):
+    portable = ["--runner=PortableRunner", "--job_endpoint=127.0.0.1:8099"]
+    assert local_runner.beam_args(_config(_folder(tmp_path, 2), beam_args=portable)) == portable

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from colornet.pipeline import beam_options, cli, local_runner, spans
+from colornet.pipeline import beam_options, cli, spans
 from colornet.pipeline.config import PipelineConfig
 
 
@@ -65,14 +65,6 @@ def test_runner_beam_is_refused_with_what_to_use_instead(tmp_path, capsys):
 ])
 def test_named_runner_reads_beam_args_as_beam_does(beam_args, runner):
     assert beam_options.named_runner(beam_args) == runner
-
-
-def test_direct_runner_defaults_only_for_the_direct_runner():
-    assert local_runner.with_direct_runner_defaults(["--direct_num_workers=1"]) == [
-        *local_runner.DEFAULT_BEAM_ARGS, "--direct_num_workers=1"]
-    assert local_runner.with_direct_runner_defaults(["--runner=DirectRunner"])[:2] == local_runner.DEFAULT_BEAM_ARGS
-    portable = ["--runner=PortableRunner", "--job_endpoint=127.0.0.1:8099"]
-    assert local_runner.with_direct_runner_defaults(portable) == portable
 
 
 def test_portable_runners_get_a_long_job_server_timeout_unless_given():
