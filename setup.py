@@ -43,6 +43,7 @@ setuptools.setup(
         "pillow",
         "requests",
         "tqdm",
+        "h11",
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["colornet = colornet.pipeline.cli:main"]},

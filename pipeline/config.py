@@ -126,8 +126,9 @@ class ModelConfig(_Section):
     backbone: str = _option("inception_resnet_v2", "the classifier fused by fusion (and unet --classifier)",
                             choices=tuple(BACKBONES))
     backbone_size: int = _option(0, "classifier input size (0: its native size)")
-    backbone_weights: Optional[str] = _option(None, "classifier weights: a local .h5 file or 'imagenet' (Keras' "
-                                                    "cache; nothing is downloaded)")
+    backbone_weights: Optional[str] = _option(None, "classifier weights: an .h5 file (local or gs://...) or "
+                                                    "'imagenet' (Keras' cache ~/.keras/models/, which Keras "
+                                                    "fills by downloading when empty)")
     learning_rate: float = _option(1e-3, "Adam's learning rate (one_cycle: its peak)")
     lr_schedule: str = _option("constant", "constant, or one_cycle: a linear warm-up over the first tenth of "
                                            "the steps, then a cosine decay to a thousandth", choices=LR_SCHEDULES)
@@ -315,13 +316,17 @@ def config_flags(section):
     """(flag, argparse keyword arguments, field name) for every field of a section class.
 
     The command line turns these into flags (``--image-size``); a flag that is not given stays
-    ``None`` so the profile's value holds.
+    ``None`` so the profile's value holds, and the help names the profiles that set the field.
     """
     types = typing.get_type_hints(section)
     for field in dataclasses.fields(section):
         kind = _base_type(types[field.name])
+        by_profile = ", ".join(f"{name} {settings[section.section_name()][field.name]}"
+                               for name, settings in PROFILES.items()
+                               if field.name in settings.get(section.section_name(), {}))
         kwargs = {"dest": f"{section.section_name()}__{field.name}", "default": None,
-                  "help": f"{field.metadata['help']} (default: {field.default})"}
+                  "help": f"{field.metadata['help']} (default: {field.default}"
+                          + (f"; profiles: {by_profile})" if by_profile else ")")}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:

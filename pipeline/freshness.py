@@ -3,7 +3,9 @@
 TFX's cache alone cannot do this here: the Trainer warm-starts from the last blessed model,
 so each run's Trainer has a new input (the previous run's model) and would retrain, re-evaluate
 and push again on the same photos. The fingerprint covers every file under the photo folder
-(path, size, modification time, recursively), so an edit deep in a nested folder counts too.
+(path, size, modification time, recursively), so an edit deep in a nested folder counts too;
+hidden entries (``.name``) are left out, as ingestion leaves them out (``fetch-unsplash`` keeps its
+checkpoints in a hidden folder beside the spans, and rewriting them adds no photo).
 """
 import dataclasses
 import hashlib
@@ -15,10 +17,11 @@ RECORD_FILE = "last_successful_run.json"
 
 
 def photos_fingerprint(images_dir):
-    """A digest of every file's relative path, size and mtime under ``images_dir``."""
+    """A digest of every visible file's relative path, size and mtime under ``images_dir``."""
     digest = hashlib.sha256()
     root = pathlib.Path(images_dir)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    visible = (p for p in root.rglob("*") if not any(part.startswith(".") for part in p.relative_to(root).parts))
+    for path in sorted(p for p in visible if p.is_file()):
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

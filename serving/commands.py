@@ -185,7 +185,7 @@ def _positive(kind):
 def _add_client_flags(parser):
     """Flags of the commands that call a server (colorize, model-status)."""
     parser.add_argument("--server", default=f"127.0.0.1:{contract.GRPC_PORT}", help="gRPC address HOST:PORT (default: %(default)s)")
-    parser.add_argument("--model-name", default=contract.MODEL_NAME)
+    parser.add_argument("--model-name", default=contract.MODEL_NAME, help="the served model's name (default: %(default)s)")
     parser.add_argument("--timeout", type=_positive(float), default=60.0,
                         help="seconds per request (default: %(default)s)")
     parser.add_argument("--retry-seconds", type=float, default=serving_client.DEFAULT_RETRY_SECONDS,
@@ -203,7 +203,7 @@ def register(subparsers):
                     "--rest-port), within the request budget below.",
         epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--model-dir", required=True, help="the Pusher's base dir: <dir>/<version>/saved_model.pb")
-    serve.add_argument("--model-name", default=contract.MODEL_NAME)
+    serve.add_argument("--model-name", default=contract.MODEL_NAME, help="the served model's name (default: %(default)s)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=contract.GRPC_PORT, help="gRPC port, 0 for a free one (default: %(default)s)")
     serve.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API on this port")
@@ -234,7 +234,7 @@ def register(subparsers):
                                    help="write TensorFlow Serving configs (models.config, docker-compose, k8s)")
     config.add_argument("--model-dir", required=True, help="the Pusher's base dir to serve")
     config.add_argument("--output", required=True, help="folder for the generated files")
-    config.add_argument("--model-name", default=contract.MODEL_NAME)
+    config.add_argument("--model-name", default=contract.MODEL_NAME, help="the served model's name (default: %(default)s)")
     config.add_argument("--version-label", action="append", type=version_label, metavar="LABEL=VERSION",
                         help="write TF Serving's version_labels (repeatable); the config then serves exactly the "
                              "labelled versions (a 'specific' version policy)")

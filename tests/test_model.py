@@ -1,5 +1,6 @@
 """The three variants, layer for layer as the tutorial describes them; the losses; the classifier's input."""
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -73,6 +74,20 @@ def test_classifier_without_weights_says_so_and_embeds_a_batch(caplog):
 def test_missing_backbone_weights_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         model_lib.build_backbone(_config("fusion", backbone_weights=str(tmp_path / "absent.h5")))
+
+
+def test_backbone_weights_from_a_remote_file_system_are_loaded(tmp_path):
+    """Kubeflow and Dataflow steps pass gs://... paths; Keras reads local files only. TensorFlow's
+    in-memory file system (ram://) stands in for a bucket here."""
+    source = model_lib.build_backbone(_config("fusion"))
+    local = tmp_path / "classifier.h5"
+    source.save_weights(str(local))
+    remote = f"ram://weights/{tmp_path.name}/classifier.h5"
+    tf.io.gfile.makedirs(os.path.dirname(remote))
+    tf.io.gfile.copy(str(local), remote, overwrite=True)
+    loaded = model_lib.build_backbone(_config("fusion", backbone_weights=remote))
+    for expected, actual in zip(source.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(expected, actual)
 
 
 def test_classifier_sees_the_gray_photo_of_that_lightness():

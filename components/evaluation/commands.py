@@ -1,4 +1,4 @@
-"""``colornet evaluate``: measure a SavedModel on a folder of color photos, beside the gray baseline."""
+"""``colornet evaluate``: measure a SavedModel on a folder of color photos, beside gray and the best constant color."""
 import argparse
 import json
 from pathlib import Path
@@ -8,10 +8,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="measure a colorization model on a folder of color photos",
         description="Makes each photo gray, colorizes it with the model and compares it with the original "
-                    "(PSNR, SSIM, ab-MSE, colorfulness), beside the gray photo as a baseline.")
+                    "(PSNR, SSIM, ab-MSE, colorfulness, ab spread), beside two baselines: the gray photo and the "
+                    "best constant color (every pixel painted with the folder's mean ab).")
     parser.add_argument("--model", required=True, type=Path,
                         help="SavedModel directory, or a base directory of integer versions (the largest is used)")
-    parser.add_argument("--images", required=True, type=Path, help="folder of JPEG/PNG color photos (recursive)")
+    parser.add_argument("--images", required=True, type=Path, help="folder of color photos (recursive; any format the client reads)")
     parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N photos")
     parser.add_argument("--batch-size", type=int, default=8, help="photos per call to the model (default 8)")
     parser.add_argument("--json", type=Path, default=None, help="write the full report (per photo and means) here")

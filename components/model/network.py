@@ -34,6 +34,7 @@ model is served with the embedding it was trained with.
 """
 import logging
 import os
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -81,8 +82,16 @@ def _resolve_weights(weights):
             "classifier's output and carries no semantic information. Set backbone_weights to a "
             "local .h5 file or 'imagenet' (Keras' cache) for the real model.")
         return None
-    if weights != "imagenet" and not os.path.exists(weights):
+    if weights == "imagenet":
+        return weights
+    if not tf.io.gfile.exists(weights):
         raise FileNotFoundError(f"backbone weights file not found: {weights}")
+    if "://" in weights:  # Keras reads weights from a local file only: copy gs://... once per process
+        local = os.path.join(tempfile.gettempdir(), "colornet-weights-" + os.path.basename(weights))
+        if not os.path.exists(local):
+            tf.io.gfile.copy(weights, local + ".partial", overwrite=True)
+            os.replace(local + ".partial", local)
+        return local
     return weights
 
 
