@@ -1,16 +1,18 @@
 """Input pipeline throughput: photos per CPU-second that the Trainer's tf.data pipeline delivers, no model.
 
     .venv/bin/python benchmarks/input.py [--image-size 256] [--batch-size 32] [--batches 60] [--repeats 3]
-        [--variant fusion] [--workdir DIR]
+        [--variant unet] [--no-classifier] [--workdir DIR]
 
 Ingests and transforms ``shared/data/bsds500/train`` (real gzipped TFRecords as Transform writes
-them; fusion by default, so the stored classifier embedding is read and decoded too, with a small
-randomly initialized MobileNetV2 standing in for the classifier: only its output's size matters
-here), then pulls ``--batches`` batches through each stage of ``trainer.make_dataset`` after a
-warm-up of 10 batches, ``--repeats`` times:
+them; by default as the ``full`` profile stores them, unet with the classifier fused, so the stored
+classifier embedding is read and decoded too, with a small randomly initialized MobileNetV2
+standing in for the classifier: only its output's size matters here), then pulls ``--batches``
+batches through each stage of ``trainer.make_dataset`` after a warm-up of 10 batches, ``--repeats``
+times:
 
   read          the gzipped TFRecords, files interleaved in parallel, records decompressed (no parse)
   parse         TFX's dataset factory as the Trainer calls it: read, shuffle, batch, parse
+  png           + the stored Lab PNGs decoded to uint8 (``example_codec.decode_lab_png``), nothing else
   decode        ``trainer.make_dataset`` without augmentation: + ``example_codec.decode`` (PNG and float16 -> floats)
   augment       ``trainer.make_dataset`` as training runs it: + one random affine warp per photo
 
@@ -27,10 +29,11 @@ import tempfile
 import time
 
 import common
+from colornet.pipeline.config import VARIANTS
 
 TARGET_PER_CORE = 400.0
 WARMUP_BATCHES = 10
-STAGES = ("read", "parse", "decode", "augment")
+STAGES = ("read", "parse", "png", "decode", "augment")
 
 
 def parse_args():
@@ -39,7 +42,9 @@ def parse_args():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=60, help="timed batches per stage and repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--variant", default="fusion", choices=("alpha", "beta", "fusion"))
+    parser.add_argument("--variant", default="unet", choices=VARIANTS)
+    parser.add_argument("--classifier", default=True, action=argparse.BooleanOptionalAction,
+                        help="unet: store and read the classifier embedding, as the full profile does")
     parser.add_argument("--workdir", default=None, help="reused when it already holds the transformed photos")
     return parser.parse_args()
 
@@ -68,16 +73,17 @@ def main():
     from tfx_bsl.public import tfxio
 
     import local_training
-    from colornet.components.model import trainer
+    from colornet.components.model import example_codec, trainer
     from colornet.pipeline.config import ModelConfig, TrainingConfig
     from colornet.schemas import features
 
-    config = ModelConfig(variant=args.variant, image_size=args.image_size, backbone="mobilenet_v2", backbone_size=32)
+    config = ModelConfig(variant=args.variant, image_size=args.image_size, backbone="mobilenet_v2", backbone_size=32,
+                         classifier=args.classifier and args.variant == "unet")
     graph, examples = common.transformed_photos(workdir, config.to_dict())
     tft_output = tft.TFTransformOutput(graph)
     accessor = local_training.data_accessor(examples)
     files = local_training.split_files(examples)
-    input_names = [features.L, features.EMBEDDING] if args.variant == "fusion" else [features.L]
+    input_names = [features.L, features.EMBEDDING] if config.uses_classifier else [features.L]
     batch = args.batch_size
 
     def read():
@@ -89,11 +95,15 @@ def main():
         options = tfxio.TensorFlowDatasetOptions(batch_size=batch, shuffle=True)
         return accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
 
+    def png():
+        return parse().map(lambda stored: example_codec.decode_lab_png(stored[features.LAB_PNG], args.image_size),
+                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
     def trainer_dataset(augment):
         return lambda: trainer.make_dataset(files, accessor, tft_output, args.image_size, True,
                                             TrainingConfig(batch_size=batch, augment=augment), input_names)
 
-    builders = {"read": read, "parse": parse, "decode": trainer_dataset(False), "augment": trainer_dataset(True)}
+    builders = {"read": read, "parse": parse, "png": png, "decode": trainer_dataset(False), "augment": trainer_dataset(True)}
     runs = {stage: [] for stage in STAGES}
     for repeat in range(args.repeats):
         for stage in STAGES:
@@ -121,7 +131,7 @@ def main():
           f"(target {TARGET_PER_CORE:.0f}: {'met' if with_aug >= TARGET_PER_CORE else 'MISSED'}); "
           f"costliest stage: {bottleneck}")
     path = common.write_json("input", {
-        **common.machine(), "variant": args.variant, "image_size": args.image_size, "batch_size": batch,
+        **common.machine(), "variant": args.variant, "classifier": config.uses_classifier, "image_size": args.image_size, "batch_size": batch,
         "batches": args.batches, "repeats": args.repeats, "warmup_batches": WARMUP_BATCHES,
         "bytes_per_transformed_example": common.bytes_per_example(examples),
         "target_photos_per_cpu_second": TARGET_PER_CORE, "summary": summary, "runs": runs,

@@ -1,7 +1,8 @@
 """Colorization quality through the product: `colornet run` with a named profile on the shared training
 photos, then the trained model on photos it never saw, beside gray and the best constant color.
 
-    .venv/bin/python benchmarks/quality.py [--profile cpu] [--fractions 0.25 0.5 1] [--max-val N]
+    .venv/bin/python benchmarks/quality.py [--profile cpu] [--fractions 0.25 0.5 1 | --steps N ...] [--max-val N]
+        [--name quality]
 
 Trains with the pipeline itself (``local_runner.run`` on ``pipeline_config(profile, ...)``: ingestion,
 Transform, Trainer, Evaluator) on ``shared/data/bsds500/train`` + ``seed-unsplash/train``, once per
@@ -10,8 +11,9 @@ after the first run), and evaluates each trained model's ``serving_default`` on
 ``shared/data/bsds500/val`` (100 photos, never trained on) with ``components/evaluation/report.py``.
 Prints, per budget: training CPU-minutes (the Trainer's own ``training_summary.json``), ab-MSE beside
 gray and the constant, PSNR / SSIM / colorfulness / spread of model, gray and constant, and whether the
-issue's targets are met; writes ``benchmarks/results/quality.json`` (with nproc and load average), an
-HTML gallery per budget and ``docs/quality-gallery.png`` (a grid of the largest budget's val photos).
+issue's targets are met; writes ``benchmarks/results/<name>.json`` (with nproc and load average), an
+HTML gallery per budget and ``docs/<name>-gallery.png`` (a grid of val photos colorized by the profile's
+own budget when it is among those trained, else the largest).
 """
 import argparse
 import json
@@ -33,6 +35,9 @@ def parse_args():
     parser.add_argument("--profile", default="cpu", help="named settings of pipeline/config.py (default: cpu)")
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0],
                         help="fractions of the profile's training steps, one training each (default: 0.25 0.5 1)")
+    parser.add_argument("--steps", type=int, nargs="+", default=None,
+                        help="training steps, one training each (instead of --fractions)")
+    parser.add_argument("--name", default="quality", help="results/<name>.json and docs/<name>-gallery.png")
     parser.add_argument("--max-val", type=int, default=None, help="evaluate only the first N val photos")
     parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
     parser.add_argument("--seed", type=int, default=1)
@@ -134,9 +139,10 @@ def main():
     print(f"work directory: {workdir}", flush=True)
     images = training_photos(workdir)
     profile_steps = PROFILES[args.profile]["train_steps"]
-    runs = []
-    for fraction in sorted(args.fractions):
-        steps = max(1, round(profile_steps * fraction))
+    runs, shown = [], None
+    budgets = sorted(args.steps or [max(1, round(profile_steps * fraction)) for fraction in args.fractions])
+    for steps in budgets:
+        fraction = steps / profile_steps
         print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
         model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed)
         training = json.loads((model_run / "training_summary.json").read_text())
@@ -146,12 +152,15 @@ def main():
         runs.append({"train_steps": steps, "fraction": fraction, "training": training, "summary": result["summary"],
                      "constant_ab": result["constant_ab"], "targets_met": targets_met(result["summary"]),
                      "gallery": str(workdir / f"gallery_{steps}.html"), "model_run": str(model_run)})
+        if steps == profile_steps or shown is None or shown[0]["train_steps"] != profile_steps:
+            shown = (runs[-1], pictures)
     print(table(runs))
-    best = runs[-1]
-    print(f"gallery of the largest budget: {gallery_png(pictures, common.ROOT / 'docs' / 'quality-gallery.png')}")
-    print(f"largest budget: {best['train_steps']} steps, {best['training']['cpu_minutes']:.1f} training CPU-minutes; "
+    best, pictures = shown
+    print(f"gallery of {best['train_steps']} steps: "
+          f"{gallery_png(pictures, common.ROOT / 'docs' / f'{args.name}-gallery.png')}")
+    print(f"{best['train_steps']} steps, {best['training']['cpu_minutes']:.1f} training CPU-minutes; "
           f"targets met: {best['targets_met']}")
-    path = common.write_json("quality", {
+    path = common.write_json(args.name, {
         "profile": args.profile, "settings": PROFILES[args.profile], "seed": args.seed,
         "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val", "targets": TARGETS,
         "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})

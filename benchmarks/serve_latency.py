@@ -1,6 +1,6 @@
 """Latency of one photo through ``serving_default``, end to end over gRPC, per profile, and where it goes.
 
-    .venv/bin/python benchmarks/serve_latency.py [--profiles full cpu-beta demo] [--requests 15]
+    .venv/bin/python benchmarks/serve_latency.py [--profiles full cpu demo] [--requests 15]
         [--big-requests 3] [--workdir DIR] [--name serve_latency]
 
 For each profile (``pipeline/config.py``): the Transform graph (colornet's ``preprocessing_fn``
@@ -35,6 +35,7 @@ import tempfile
 import time
 
 import common
+from colornet.pipeline.config import PROFILES
 
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
 DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodeBmp", "DecodeGif", "ExtractJpegShape"}
@@ -44,7 +45,7 @@ CLASSIFIER_SCOPES = ("inception_resnet_v2/", "mobilenetv2_")
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", nargs="+", default=["full", "cpu-beta", "demo"])
+    parser.add_argument("--profiles", nargs="+", default=["full", "cpu", "demo"], choices=sorted(PROFILES))
     parser.add_argument("--requests", type=int, default=15)
     parser.add_argument("--big-requests", type=int, default=3)
     parser.add_argument("--profiled-calls", type=int, default=3)

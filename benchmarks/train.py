@@ -4,14 +4,16 @@ and the bytes Transform stores per photo.
     .venv/bin/python benchmarks/train.py [--steps 25] [--rounds 4] [--repeats 3] [--workdir DIR]
 
 1. Stored size: ``shared/data/bsds500/train`` ingested and transformed at 256 px as the ``full``
-   profile stores it (fusion: Lab PNG + float16 classifier embedding; a small randomly initialized
-   MobileNetV2 stands in for the classifier, whose output has the same 1000 values): mean gzipped
-   bytes per transformed example. Target: <= 100 KiB (it was 682 KiB as float32 lists).
-2. Trainer overhead, for ``beta`` at 64 px and ``fusion`` at 64 px (MobileNetV2 at 32 px as the
-   classifier), batch 8, so each runs in minutes on a CPU: one Keras model trains (its own train
-   step, as ``fit`` runs it) on each input in turns of ``--steps`` steps, ``--rounds`` turns per
-   input and repeat, after ``--warmup-steps`` untimed steps per input (tracing, iterator start-up,
-   the shuffle buffer's first fill), ``--repeats`` times:
+   profile stores it (unet with the classifier fused: Lab PNG + float16 classifier embedding; a small
+   randomly initialized MobileNetV2 stands in for the classifier, whose output has the same 1000
+   values): mean gzipped bytes per transformed example. Target: <= 100 KiB (it was 682 KiB as float32
+   lists).
+2. Trainer overhead, for the ``cpu`` profile's model (unet at 64 px) and the same with the classifier
+   embedding fused as ``full`` fuses it (MobileNetV2 at 32 px as the classifier), batch 8, so each
+   runs in minutes on a CPU: one Keras model trains (its own train step, as ``fit`` runs it) on each
+   input in turns of ``--steps`` steps, ``--rounds`` turns per input and repeat, after
+   ``--warmup-steps`` untimed steps per input (tracing, iterator start-up, the shuffle buffer's first
+   fill), ``--repeats`` times:
      in_memory                one batch already in memory, repeated: no input work at all
      trainer_pipeline         ``trainer.make_dataset`` as ``run_fn`` feeds ``model.fit`` (read,
                               decompress, parse, decode, augment, prefetch)
@@ -35,10 +37,12 @@ import common
 
 TARGET_RATIO = 0.95
 TARGET_BYTES = 100 * 1024
-STORED_SIZE_SETTINGS = {"variant": "fusion", "image_size": 256, "backbone": "mobilenet_v2", "backbone_size": 32}
+STORED_SIZE_SETTINGS = {"variant": "unet", "image_size": 256, "classifier": True, "backbone": "mobilenet_v2",
+                        "backbone_size": 32}
 OVERHEAD_SETTINGS = {
-    "beta_64": {"variant": "beta", "image_size": 64},
-    "fusion_64": {"variant": "fusion", "image_size": 64, "backbone": "mobilenet_v2", "backbone_size": 32},
+    "unet_64": {"variant": "unet", "image_size": 64},
+    "unet_classifier_64": {"variant": "unet", "image_size": 64, "classifier": True, "backbone": "mobilenet_v2",
+                           "backbone_size": 32},
 }
 INPUTS = ("in_memory", "trainer_pipeline", "trainer_pipeline_no_aug")
 
