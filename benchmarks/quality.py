@@ -12,7 +12,7 @@ after the first run), and evaluates each trained model's ``serving_default`` on
 Prints, per budget: training CPU-minutes (the Trainer's own ``training_summary.json``), ab-MSE beside
 gray and the constant, PSNR / SSIM / colorfulness / spread of model, gray and constant, and whether the
 issue's targets are met; writes ``benchmarks/results/<name>.json`` (with nproc and load average), an
-HTML gallery per budget and ``docs/<name>-gallery.png`` (a grid of val photos colorized by the profile's
+HTML gallery per budget and ``docs/<name>-gallery.jpg`` (a grid of val photos colorized by the profile's
 own budget when it is among those trained, else the largest).
 """
 import argparse
@@ -37,7 +37,7 @@ def parse_args():
                         help="fractions of the profile's training steps, one training each (default: 0.25 0.5 1)")
     parser.add_argument("--steps", type=int, nargs="+", default=None,
                         help="training steps, one training each (instead of --fractions)")
-    parser.add_argument("--name", default="quality", help="results/<name>.json and docs/<name>-gallery.png")
+    parser.add_argument("--name", default="quality", help="results/<name>.json and docs/<name>-gallery.jpg")
     parser.add_argument("--max-val", type=int, default=None, help="evaluate only the first N val photos")
     parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
     parser.add_argument("--seed", type=int, default=1)
@@ -102,15 +102,16 @@ def targets_met(summary):
     }
 
 
-def gallery_png(pictures, output):
-    """A PNG grid of gray | best constant | colorized | original rows (committed under docs/ for the README)."""
+def gallery_image(pictures, output):
+    """A JPEG grid of gray | best constant | colorized | original rows (committed under docs/ for the README:
+    a third of the PNG's bytes)."""
     from PIL import Image
 
     from colornet.components.evaluation import gallery
 
     grid = gallery.comparison_grid(pictures, cell_width=160, labels=gallery.GALLERY_COLUMNS)
     output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(output, optimize=True)
+    Image.fromarray(grid).save(output, quality=85, optimize=True)
     return output
 
 
@@ -157,7 +158,7 @@ def main():
     print(table(runs))
     best, pictures = shown
     print(f"gallery of {best['train_steps']} steps: "
-          f"{gallery_png(pictures, common.ROOT / 'docs' / f'{args.name}-gallery.png')}")
+          f"{gallery_image(pictures, common.ROOT / 'docs' / f'{args.name}-gallery.jpg')}")
     print(f"{best['train_steps']} steps, {best['training']['cpu_minutes']:.1f} training CPU-minutes; "
           f"targets met: {best['targets_met']}")
     path = common.write_json(args.name, {

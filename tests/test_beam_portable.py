@@ -126,7 +126,8 @@ def test_whole_pipeline_with_its_beam_work_in_the_worker_pool(cluster, tiny_phot
     run = subprocess.Popen(
         [COLORNET, "run", "--images", str(tiny_photos[0].parent), "--workdir", str(workdir),
          "--variant", "alpha", "--image-size", "32", "--batch-size", "4", "--epochs", "1", "--train-steps", "10",
-         "--eval-steps", "1", "--max-ab-mse-vs-gray", "100",  # the runner is under test, not the model
+         "--eval-steps", "1",  # the runner is under test, not the model: every gate open
+         "--max-ab-mse-vs-gray", "100", "--max-ab-mse-vs-constant", "100", "--min-colorfulness-ratio", "0",
          *(f"--beam-arg={arg}" for arg in cluster.beam_args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = run.communicate(timeout=3600)
