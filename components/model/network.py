@@ -74,6 +74,9 @@ def _beta(lightness):
     ])
 
 
+_LOCAL_WEIGHT_COPIES = {}  # (remote path, size, mtime) -> its copy in this process's temp folder
+
+
 def _resolve_weights(weights):
     """Keras' ``weights`` argument; logs loudly when the classifier will be random."""
     if weights in (None, "", "none"):
@@ -87,11 +90,13 @@ def _resolve_weights(weights):
     if not tf.io.gfile.exists(weights):
         raise FileNotFoundError(f"backbone weights file not found: {weights}")
     if "://" in weights:  # Keras reads weights from a local file only: copy gs://... once per process
-        local = os.path.join(tempfile.gettempdir(), "colornet-weights-" + os.path.basename(weights))
-        if not os.path.exists(local):
-            tf.io.gfile.copy(weights, local + ".partial", overwrite=True)
-            os.replace(local + ".partial", local)
-        return local
+        stat = tf.io.gfile.stat(weights)
+        key = (weights, stat.length, stat.mtime_nsec)
+        if key not in _LOCAL_WEIGHT_COPIES:
+            local = os.path.join(tempfile.mkdtemp(prefix="colornet-weights-"), os.path.basename(weights))
+            tf.io.gfile.copy(weights, local)
+            _LOCAL_WEIGHT_COPIES[key] = local
+        return _LOCAL_WEIGHT_COPIES[key]
     return weights
 
 
