@@ -16,12 +16,21 @@ import pathlib
 RECORD_FILE = "last_successful_run.json"
 
 
+def visible_files(images_dir):
+    """Paths of the files under ``images_dir``, hidden entries (``.name``, and everything below a
+    hidden folder) left out, as ingestion leaves them out; hidden folders are not even walked."""
+    for folder, subfolders, names in os.walk(images_dir):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        yield from (os.path.join(folder, name) for name in names if not name.startswith("."))
+
+
 def photos_fingerprint(images_dir):
     """A digest of every visible file's relative path, size and mtime under ``images_dir``."""
     digest = hashlib.sha256()
     root = pathlib.Path(images_dir)
-    visible = (p for p in root.rglob("*") if not any(part.startswith(".") for part in p.relative_to(root).parts))
-    for path in sorted(p for p in visible if p.is_file()):
+    for path in sorted(map(pathlib.Path, visible_files(images_dir))):
+        if not path.is_file():
+            continue
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

@@ -23,7 +23,7 @@ from ..components.evaluation.evaluator import latest_verdict
 from . import disk_space
 from . import pipeline as pipeline_lib
 from .beam_options import uses_direct_runner
-from .freshness import run_unless_unchanged
+from .freshness import run_unless_unchanged, visible_files
 from .progress import component_progress
 
 IN_PROCESS_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -43,13 +43,7 @@ def count_files(images_dir, limit):
     None for a remote folder (``gs://...``), where listing is not cheap."""
     if "://" in str(images_dir):
         return None
-
-    def files():
-        for folder, subfolders, names in os.walk(images_dir):
-            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            yield from (name for name in names if not name.startswith("."))
-
-    return sum(1 for _ in itertools.islice(files(), limit))
+    return sum(1 for _ in itertools.islice(visible_files(images_dir), limit))
 
 
 def beam_args(config):
