@@ -9,7 +9,7 @@ cropped copies beyond its 200), for each N of ``--photos``:
 
   examplegen     ``PhotoExampleGenExecutor`` (ingestion: decode checks, hashing, split)
   statisticsgen  TFX's StatisticsGen executor with colornet's stats options
-  transform      TFX's Transform executor with ``preprocessing_fn``, per profile (``pipeline/config.py``;
+  transform      TFX's Transform executor with ``preprocessing_fn``, per profile (``schemas/config.py``;
                  classifiers randomly initialized: their cost does not depend on their weights)
   evaluator      TFMA with colornet's eval config on the eval split, per profile, against that
                  profile's untrained model exported by ``export.export_serving_model``
@@ -32,7 +32,7 @@ import tempfile
 import time
 
 import common
-from colornet.pipeline.config import PROFILES
+from colornet.schemas.config import PROFILES
 
 STAGES = ("examplegen", "statisticsgen", "transform", "evaluator")
 IN_PROCESS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -102,7 +102,7 @@ def export_model(profile, graph, output_dir):
     import tensorflow_transform as tft
 
     from colornet.components.model import export, network
-    from colornet.pipeline.config import pipeline_config
+    from colornet.schemas.config import pipeline_config
 
     config = pipeline_config(profile, "unused", "unused").model
     model = network.compile_model(network.build_model(config), config)
@@ -164,7 +164,7 @@ def large_photo_ingestion(repeats=3):
     from PIL import Image
 
     from colornet.components.ingestion import photo
-    from colornet.pipeline.config import IngestionConfig
+    from colornet.schemas.config import IngestionConfig
     from serve import photo_jpeg
 
     source = sorted((common.SHARED_DATA / "bsds500" / "train").glob("*.jpg"))[0]
@@ -186,7 +186,7 @@ def folder_ingestion(root):
     which of the two ``local_runner`` picks for that folder (with the ``full`` profile's model)."""
     import local_training
     from colornet.pipeline import local_runner
-    from colornet.pipeline.config import pipeline_config
+    from colornet.schemas.config import pipeline_config
 
     folder = common.SHARED_DATA / "bsds500"
     walls = {}
@@ -212,7 +212,7 @@ def main():
     root = args.workdir or tempfile.mkdtemp(prefix="colornet-beam-stages-")
     print(f"work directory: {root}", flush=True)
     import local_training
-    from colornet.pipeline.config import pipeline_config
+    from colornet.schemas.config import pipeline_config
 
     runs = {}  # stage name -> {photos: figures}
     raws, graphs = {}, {}

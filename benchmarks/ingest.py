@@ -29,7 +29,7 @@ from PIL import Image
 import common  # noqa: F401 - puts the tests' harness on the path
 from colornet.components.ingestion import executor, photo
 from colornet.components.ingestion.commands import direct_runner_args
-from colornet.pipeline.config import IngestionConfig
+from colornet.schemas.config import IngestionConfig
 
 DEFAULT_IMAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "bsds500")
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ingest.json")

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 import common
-from colornet.pipeline.config import VARIANTS
+from colornet.schemas.config import VARIANTS
 
 TARGET_PER_CORE = 400.0
 WARMUP_BATCHES = 10
@@ -74,7 +74,7 @@ def main():
 
     import local_training
     from colornet.components.model import example_codec, trainer
-    from colornet.pipeline.config import ModelConfig, TrainingConfig
+    from colornet.schemas.config import ModelConfig, TrainingConfig
     from colornet.schemas import features
 
     config = ModelConfig(variant=args.variant, image_size=args.image_size, backbone="mobilenet_v2", backbone_size=32,

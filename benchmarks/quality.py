@@ -32,7 +32,7 @@ GALLERY_PHOTOS = 12
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", help="named settings of pipeline/config.py (default: cpu)")
+    parser.add_argument("--profile", default="cpu", help="named settings of schemas/config.py (default: cpu)")
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0],
                         help="fractions of the profile's training steps, one training each (default: 0.25 0.5 1)")
     parser.add_argument("--steps", type=int, nargs="+", default=None,
@@ -63,7 +63,7 @@ def newest_trainer_run(pipeline_root):
 def train(profile, images, workdir, steps, seed):
     """One `colornet run` of ``profile`` with ``steps`` training steps; returns the Trainer's run dir."""
     from colornet.pipeline import local_runner
-    from colornet.pipeline.config import pipeline_config
+    from colornet.schemas.config import pipeline_config
 
     config = pipeline_config(profile, images, workdir, train_steps=steps, warm_start=False,
                              training={"seed": seed}, beam_args=["--direct_running_mode=in_memory"])
@@ -133,7 +133,7 @@ def table(runs):
 
 def main():
     args = parse_args()
-    from colornet.pipeline.config import PROFILES
+    from colornet.schemas.config import PROFILES
 
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="colornet-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/serve_latency.py [--profiles full cpu demo] [--requests 15]
         [--big-requests 3] [--workdir DIR] [--name serve_latency]
 
-For each profile (``pipeline/config.py``): the Transform graph (colornet's ``preprocessing_fn``
+For each profile (``schemas/config.py``): the Transform graph (colornet's ``preprocessing_fn``
 on two photos) and the profile's untrained model (classifier weights None: the timing does not
 depend on the weights) exported by ``export.export_serving_model`` as the Trainer exports it, then
 served by colornet's gRPC server on 127.0.0.1 in this process. One client sends one photo per
@@ -35,7 +35,7 @@ import tempfile
 import time
 
 import common
-from colornet.pipeline.config import PROFILES
+from colornet.schemas.config import PROFILES
 
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
 DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodeBmp", "DecodeGif", "ExtractJpegShape"}
@@ -59,7 +59,7 @@ def exported_model(profile, workdir):
     from export_fixtures import training_photos, write_transform_output
 
     from colornet.components.model import export, network
-    from colornet.pipeline.config import pipeline_config
+    from colornet.schemas.config import pipeline_config
 
     export_dir = pathlib.Path(workdir) / profile / "model"
     if not (export_dir / "saved_model.pb").exists():

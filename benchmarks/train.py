@@ -83,7 +83,7 @@ def overhead(name, settings, args, workdir):
 
     import local_training
     from colornet.components.model import network, trainer
-    from colornet.pipeline.config import ModelConfig, TrainingConfig
+    from colornet.schemas.config import ModelConfig, TrainingConfig
 
     config = ModelConfig.from_dict(settings)
     graph, examples = common.transformed_photos(os.path.join(workdir, name), config.to_dict())

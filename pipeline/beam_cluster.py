@@ -32,7 +32,7 @@ from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.worker import worker_pool_main
 from apache_beam.utils import thread_pool_executor
 
-from .config import ConfigError
+from ..schemas.config import ConfigError
 
 LOOPBACK = "127.0.0.1"
 _REAP_SECONDS = 1.0

@@ -22,7 +22,7 @@ from ..components.ingestion.unsplash import commands as unsplash_commands
 from ..serving import commands as serving_commands
 from . import commands as pipeline_commands
 from . import demo, disk_space
-from .config import ConfigError
+from ..schemas.config import ConfigError
 
 
 def build_parser():

@@ -1,8 +1,8 @@
 """Pipeline sub-commands: run, retrain, add-images, compile, beam-cluster."""
 import os
 
-from . import config as config_lib
-from . import spans
+from ..schemas import config as config_lib
+from ..components.ingestion import spans
 
 # Where the step images (pipeline/docker/) install the wheel's raw schema, so where a compiled pipeline
 # finds it; each image's build checks that this is where colornet.schemas.RAW_SCHEMA_PATH is.
@@ -22,24 +22,11 @@ _FLAG_SECTIONS = (config_lib.ModelConfig, config_lib.TrainingConfig, config_lib.
                   config_lib.IngestionConfig)
 
 
-def add_section_flags(parser, section):
-    """One flag per field of a config section (``pipeline/config.py``), in a group of its own."""
-    group = parser.add_argument_group(section.section_name(), section.__doc__.splitlines()[0])
-    for flag, kwargs, _ in config_lib.config_flags(section):
-        group.add_argument(flag, **kwargs)
-
-
-def section_overrides(args, section):
-    """{field: value} of the section's flags that were given on the command line."""
-    values = {name: getattr(args, kwargs["dest"]) for _, kwargs, name in config_lib.config_flags(section)}
-    return {name: value for name, value in values.items() if value is not None}
-
-
 def add_pipeline_flags(parser, default_profile="cpu", default_workdir="runs/colornet"):
     """Flags that describe one pipeline (shared by run, retrain, compile and demo)."""
     parser.add_argument("--workdir", default=default_workdir, help="pipeline root, metadata and pushed models")
     parser.add_argument("--profile", choices=sorted(config_lib.PROFILES), default=default_profile,
-                        help="named settings (pipeline/config.py; default: %(default)s); flags below override them")
+                        help="named settings (schemas/config.py; default: %(default)s); flags below override them")
     parser.add_argument("--train-steps", type=int, help="training steps (default: the profile's)")
     parser.add_argument("--eval-steps", type=int, help="validation steps after each epoch (default: the profile's)")
     parser.add_argument("--no-cache", action="store_true", help="re-execute every component")
@@ -47,12 +34,12 @@ def add_pipeline_flags(parser, default_profile="cpu", default_workdir="runs/colo
                         help="a Beam option for the components' Beam jobs, e.g. --beam-arg=--runner=PortableRunner "
                              "(repeatable; orchestration stays here)")
     for section in _FLAG_SECTIONS:
-        add_section_flags(parser, section)
+        config_lib.add_section_flags(parser, section)
 
 
 def config_from_args(args, images_dir, **overrides):
     """A validated PipelineConfig from the profile, overridden by explicit flags and ``overrides``."""
-    settings = {section.section_name(): section_overrides(args, section) for section in _FLAG_SECTIONS}
+    settings = {section.section_name(): config_lib.section_overrides(args, section) for section in _FLAG_SECTIONS}
     for name in ("train_steps", "eval_steps"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)

@@ -37,7 +37,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
 from . import pipeline as pipeline_lib
-from .config import KUBEFLOW_TARGETS, ConfigError
+from ..schemas.config import KUBEFLOW_TARGETS, ConfigError
 
 # The executor kinds the open-source backend's Argo compiler implements (compiler/visitor.go).
 KFP_EXECUTOR_KINDS = ("container", "importer")

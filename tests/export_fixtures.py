@@ -30,7 +30,7 @@ from tfx.types import standard_artifacts
 from colornet.components.ingestion import provenance
 from colornet.components.model import export, network as model_lib, transform
 from colornet.components.pusher.executor import AtomicPushExecutor
-from colornet.pipeline.config import ModelConfig
+from colornet.schemas.config import ModelConfig
 from colornet.schemas import features
 from colornet.schemas import RAW_SCHEMA_DIR
 

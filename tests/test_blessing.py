@@ -10,7 +10,7 @@ import tensorflow_model_analysis as tfma
 from skimage import color, metrics as skmetrics
 
 from colornet.components.evaluation import evaluator as evaluation, metrics
-from colornet.pipeline.config import BlessingConfig
+from colornet.schemas.config import BlessingConfig
 from colornet.schemas import features, serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
 from conftest import write_small_photos
@@ -129,7 +129,7 @@ def tint_photos(shared_data, tmp_path_factory):
 def pipeline_runs(duotone_photos, tint_photos, tmp_path_factory):
     """Four runs of the real pipeline in one workdir; per run: (blessed, failed metrics, versions after, config)."""
     from colornet.pipeline import local_runner
-    from colornet.pipeline.config import PipelineConfig
+    from colornet.schemas.config import PipelineConfig
 
     workdir = tmp_path_factory.mktemp("blessing")
     duotone, tint = str(duotone_photos[0].parent), str(tint_photos[0].parent)

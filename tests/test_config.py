@@ -1,10 +1,11 @@
-"""``pipeline/config.py``: one validated source for every setting, and the CLI flags built from it."""
+"""``schemas/config.py``: one validated source for every setting, and the CLI flags built from it."""
 import dataclasses
 import json
 
 import pytest
 
-from colornet.pipeline import cli, config
+from colornet.pipeline import cli
+from colornet.schemas import config
 
 
 def test_profiles_build_validated_pipeline_configs():

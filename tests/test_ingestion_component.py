@@ -47,7 +47,7 @@ def test_custom_config_round_trips_and_rejects_typos():
     from tfx.utils import proto_utils
     from colornet.components.ingestion.component import to_custom_config
     from colornet.components.ingestion.executor import config_from_exec_properties
-    from colornet.pipeline.config import IngestionConfig
+    from colornet.schemas.config import IngestionConfig
 
     options = {"min_side": 48, "max_pixels": 1_000_000, "max_side": 0, "grayscale_threshold": 7.5}
     as_json = proto_utils.proto_to_json(to_custom_config(options))

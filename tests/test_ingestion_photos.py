@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 
 from colornet.schemas import features
 from colornet.components.ingestion import photo, summary
-from colornet.pipeline.config import IngestionConfig
+from colornet.schemas.config import IngestionConfig
 from colornet.components.ingestion.executor import NoUsablePhotosError
 from colornet.components.ingestion.commands import ingest_folder
 

@@ -15,7 +15,8 @@ from tfx import v1 as tfx
 from colornet.components.ingestion import provenance, summary
 from colornet.components.ingestion.commands import ingest_folder
 from colornet.components.ingestion.component import PhotoExampleGen
-from colornet.pipeline import cli, spans
+from colornet.components.ingestion import spans
+from colornet.pipeline import cli
 from colornet.schemas import RAW_SCHEMA_PATH, features
 
 from ingestion_fixtures import (SEED_DIR, copy_photos, feature_value, output_uri, read_anomalies, read_examples,

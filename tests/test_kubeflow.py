@@ -28,7 +28,7 @@ from colornet.components.evaluation.component import without_unpublished_baselin
 from colornet.components.pusher import last_blessed
 from colornet.pipeline import cli, kubeflow_runner
 from colornet.pipeline import pipeline as pipeline_lib
-from colornet.pipeline.config import PipelineConfig
+from colornet.schemas.config import PipelineConfig
 from export_fixtures import run_pusher
 
 EVERY_COMPONENT = {"PhotoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",

@@ -3,7 +3,7 @@ model's threshold on, and whatever the user passes wins."""
 import pytest
 
 from colornet.pipeline import local_runner
-from colornet.pipeline.config import pipeline_config
+from colornet.schemas.config import pipeline_config
 
 
 def _folder(tmp_path, count, hidden=0):

@@ -9,7 +9,7 @@ import tf_keras as keras
 from skimage import color
 
 from colornet.components.model import losses, network as model_lib
-from colornet.pipeline.config import LOSSES, VARIANTS, ModelConfig
+from colornet.schemas.config import LOSSES, VARIANTS, ModelConfig
 from colornet.schemas import features
 
 # (filters, strides) of each Conv2D and "up" for each UpSampling2D, in order, from the article.

@@ -4,8 +4,9 @@ import socket
 
 import pytest
 
-from colornet.pipeline import beam_options, cli, spans
-from colornet.pipeline.config import PipelineConfig
+from colornet.components.ingestion import spans
+from colornet.pipeline import beam_options, cli
+from colornet.schemas.config import PipelineConfig
 
 
 def test_rolling_window_needs_span_folders():

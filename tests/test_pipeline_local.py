@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import color
 
 from colornet.pipeline import local_runner
-from colornet.pipeline.config import PipelineConfig
+from colornet.schemas.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.server import start_server

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 from skimage import color
 
-from colornet.pipeline import local_runner, spans
-from colornet.pipeline.config import PipelineConfig
+from colornet.components.ingestion import spans
+from colornet.pipeline import local_runner
+from colornet.schemas.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
 from colornet.serving.server import start_server

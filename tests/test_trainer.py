@@ -17,7 +17,7 @@ import tf_keras as keras
 
 import local_training
 from colornet.components.model import callbacks, example_codec, network as model_lib, preprocessing, trainer
-from colornet.pipeline.config import VARIANTS, ModelConfig, TrainingConfig
+from colornet.schemas.config import VARIANTS, ModelConfig, TrainingConfig
 from colornet.schemas import features
 
 SIZE = 32

@@ -13,7 +13,7 @@ from skimage import color
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from colornet.components.model import example_codec, network as model_lib, preprocessing, transform
-from colornet.pipeline.config import ModelConfig
+from colornet.schemas.config import ModelConfig
 from colornet.schemas import features
 
 # As the raw schema declares it (shape [1]): a dense [batch, 1] tensor in preprocessing_fn.

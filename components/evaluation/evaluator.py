@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import tensorflow_model_analysis as tfma
 
-from ...pipeline.config import BlessingConfig
+from ...schemas.config import BlessingConfig
 from ...schemas import features, serving_contract as contract
 from . import metrics
 

@@ -10,12 +10,10 @@ those of the pipeline:
 import logging
 from typing import Sequence
 
-from ...pipeline.config import IngestionConfig
+from ...schemas.config import IngestionConfig, add_section_flags, section_overrides
 
 
 def register(subparsers) -> None:
-    from ...pipeline.commands import add_section_flags
-
     parser = subparsers.add_parser(
         "ingest",
         help="ingest a photo folder into train/eval TFRecords (no TFX metadata)",
@@ -87,7 +85,6 @@ def _show_progress() -> None:
 
 
 def run(args) -> int:
-    from ...pipeline.commands import section_overrides
     from .executor import NoUsablePhotosError
 
     _show_progress()

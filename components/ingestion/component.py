@@ -26,7 +26,7 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from ...pipeline.config import IngestionConfig
+from ...schemas.config import IngestionConfig
 from ...schemas import RAW_SCHEMA_PATH, features
 from .executor import PhotoExampleGenExecutor
 
@@ -90,7 +90,7 @@ def stats_options(image_stats: bool = False, image_stats_sample_rate: float = 0.
 class PhotoExampleGen(FileBasedExampleGen):
     """FileBasedExampleGen over photo files, with colornet's defaults and ``custom_config`` as a dict.
 
-    ``custom_config`` keys (see ``pipeline/config.py``, ``IngestionConfig``): min_side, max_pixels, max_side,
+    ``custom_config`` keys (see ``schemas/config.py``, ``IngestionConfig``): min_side, max_pixels, max_side,
     grayscale_threshold. A ``CustomConfig`` proto carrying a Struct is accepted too.
     """
 

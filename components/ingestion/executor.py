@@ -33,7 +33,7 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from ...pipeline.config import IngestionConfig
+from ...schemas.config import IngestionConfig
 from ...schemas import features
 from . import listing, photo, provenance, summary
 from .summary import SUMMARY_FILE_NAME, IngestionSummary, Note, Outcome, read_json_lines, to_json_line

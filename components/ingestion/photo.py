@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ...pipeline.config import IngestionConfig
+from ...schemas.config import IngestionConfig
 from ..evaluation import metrics
 from . import summary
 

@@ -1,7 +1,7 @@
 """Trainer module: ``run_fn`` trains a colorization model on Transform's (L, ab) examples.
 
 Configuration comes from the Trainer's ``custom_config``: ``{"model": ..., "training": ...}``, the
-``ModelConfig`` and ``TrainingConfig`` of ``pipeline/config.py`` as dicts; steps from
+``ModelConfig`` and ``TrainingConfig`` of ``schemas/config.py`` as dicts; steps from
 ``TrainArgs``/``EvalArgs``. Runs on every visible GPU (MirroredStrategy, mixed float16) or on the
 CPU (float32).
 
@@ -28,7 +28,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from ...pipeline.config import ModelConfig, TrainingConfig
+from ...schemas.config import ModelConfig, TrainingConfig
 from ...schemas import features
 from . import augmentation, callbacks, example_codec, export, network
 

@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Set
 
 from tqdm import tqdm
 
-from ....pipeline import spans
+from .. import spans
 from .. import provenance
 from . import content
 from .checkpoint import Outcome, WorkFolder

@@ -25,7 +25,7 @@ import os
 import typing
 from typing import Any, Mapping, Optional
 
-from ..schemas import RAW_SCHEMA_PATH
+from . import RAW_SCHEMA_PATH
 
 # alpha, beta, fusion: the article's networks; unet: the measured CPU recipe (components/model/network.py).
 VARIANTS = ("alpha", "beta", "fusion", "unet")
@@ -338,3 +338,16 @@ def config_flags(section):
         elif kind is not bool:
             kwargs["metavar"] = field.name.upper()
         yield f"--{field.name.replace('_', '-')}", kwargs, field.name
+
+
+def add_section_flags(parser, section):
+    """One flag per field of a config section, in a group of its own."""
+    group = parser.add_argument_group(section.section_name(), section.__doc__.splitlines()[0])
+    for flag, kwargs, _ in config_flags(section):
+        group.add_argument(flag, **kwargs)
+
+
+def section_overrides(args, section):
+    """{field: value} of the section's flags that were given on the command line."""
+    values = {name: getattr(args, kwargs["dest"]) for _, kwargs, name in config_flags(section)}
+    return {name: value for name, value in values.items() if value is not None}
