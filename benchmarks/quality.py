@@ -26,7 +26,7 @@ import common
 
 # The targets on bsds500/val for the default CPU profile (within 30 training CPU-minutes).
 TARGETS = {"ab_mse_vs_constant": 0.85, "colorfulness_vs_original": 0.5, "psnr_over_gray_db": 1.5}
-TRAIN_FOLDERS = ("bsds500/train", "seed-unsplash/train")
+TRAIN_FOLDERS = ("bsds500/train", "seed-unsplash/train", "imagenet-samples")
 GALLERY_PHOTOS = 12
 
 

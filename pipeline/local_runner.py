@@ -35,7 +35,8 @@ _USER_DIRECT_FLAGS = ("--direct_running_mode", "--direct_num_workers")
 # the model fuses (None: none). Break-even of benchmarks/beam_stages.py's
 # figures (results/beam_stages.json) on 2 cores: 4 jobs x multi-process start-up per job =
 # photos x CPU-seconds per photo over the four stages x (1 - 1/2); see docs/scale.md.
-MULTIPROCESS_MIN_PHOTOS = {None: 15_000, "mobilenet_v2": 3_000, "inception_resnet_v2": 600}
+# efficientnet_lite0: not measured; set as mobilenet_v2 (an estimate: the two cost about the same per photo).
+MULTIPROCESS_MIN_PHOTOS = {None: 15_000, "mobilenet_v2": 3_000, "efficientnet_lite0": 3_000, "inception_resnet_v2": 600}
 
 
 def count_files(images_dir, limit):

@@ -27,10 +27,14 @@ from typing import Any, Mapping, Optional
 
 from . import RAW_SCHEMA_PATH
 
-# alpha, beta, fusion: the article's networks; unet: the measured CPU recipe (components/model/network.py).
-VARIANTS = ("alpha", "beta", "fusion", "unet")
-# Classifier backbones of the fusion variant: (smallest input size Keras accepts, native size).
-BACKBONES = {"inception_resnet_v2": (75, 299), "mobilenet_v2": (32, 224)}
+# alpha, beta, fusion: the article's networks; unet: a U-Net that learns from the photos alone;
+# lite0_unet: ImageNet-trained EfficientNet-Lite0 as the encoder of a U-Net (components/model/network.py).
+VARIANTS = ("alpha", "beta", "fusion", "unet", "lite0_unet")
+# Classifier backbones fused by fusion (and unet --classifier): (smallest input size, native size).
+# EfficientNet-Lite0's ImageNet weights ship in a package (efficientnet_lite0.py); the others need a weights file.
+BACKBONES = {"efficientnet_lite0": (32, 224), "inception_resnet_v2": (75, 299), "mobilenet_v2": (32, 224)}
+# Stages of Lite0 (1-7, from the stem) that lite0_unet may train; the stem side stays frozen.
+LITE0_STAGES = 7
 LOSSES = ("mse", "huber", "rebalanced")
 LR_SCHEDULES = ("constant", "one_cycle")
 # Where `colornet compile` targets: Vertex AI Pipelines, or open-source Kubeflow Pipelines v2.
@@ -123,12 +127,16 @@ class ModelConfig(_Section):
     image_size: int = _option(256, "the network's working size in pixels, a multiple of 8")
     classifier: bool = _option(False, "unet: fuse the classifier's 1000-way output into its global branch "
                                       "(fusion always does)")
-    backbone: str = _option("inception_resnet_v2", "the classifier fused by fusion (and unet --classifier)",
+    backbone: str = _option("efficientnet_lite0", "the classifier fused by fusion (and unet --classifier)",
                             choices=tuple(BACKBONES))
     backbone_size: int = _option(0, "classifier input size (0: its native size)")
-    backbone_weights: Optional[str] = _option(None, "classifier weights: an .h5 file (local or gs://...) or "
-                                                    "'imagenet' (Keras' cache ~/.keras/models/, which Keras "
-                                                    "fills by downloading when empty)")
+    backbone_weights: Optional[str] = _option(None, "classifier weights: an .h5 file (local or gs://...), "
+                                                    "'imagenet' (efficientnet_lite0: the installed package's; "
+                                                    "others: Keras' cache ~/.keras/models/, which Keras fills by "
+                                                    "downloading when empty) or 'none' (random); empty: "
+                                                    "'imagenet' for efficientnet_lite0, random for the others")
+    encoder_trainable_stages: int = _option(0, f"lite0_unet: how many of Lite0's {LITE0_STAGES} stages, counted "
+                                               "from the head, train with the decoder (0: the encoder stays frozen)")
     learning_rate: float = _option(1e-3, "Adam's learning rate (one_cycle: its peak)")
     lr_schedule: str = _option("constant", "constant, or one_cycle: a linear warm-up over the first tenth of "
                                            "the steps, then a cosine decay to a thousandth", choices=LR_SCHEDULES)
@@ -140,6 +148,9 @@ class ModelConfig(_Section):
             raise ConfigError(f"model.image_size must be a positive multiple of 8, got {self.image_size}")
         if self.classifier and self.variant != "unet":
             raise ConfigError(f"model.classifier is a unet option ({self.variant} decides its classifier itself)")
+        if not 0 <= self.encoder_trainable_stages <= LITE0_STAGES:
+            raise ConfigError(f"model.encoder_trainable_stages must be within 0..{LITE0_STAGES}, "
+                              f"got {self.encoder_trainable_stages}")
         min_size = BACKBONES[self.backbone][0]
         if self.backbone_size and self.backbone_size < min_size:
             raise ConfigError(f"{self.backbone} needs model.backbone_size >= {min_size}, got {self.backbone_size}")
@@ -255,30 +266,33 @@ class PipelineConfig:
 
 
 PROFILES = {
-    # The measured CPU recipe (README "Quality", benchmarks/quality.py): the unet at 64 px, one-cycle
-    # learning rate; 90% of the photos train. On the ~200 shared training photos, bsds500/val's ab-MSE
-    # is lowest at 400 steps (~5 CPU-minutes on 2 cores) and rises beyond 800: the net overfits them,
-    # so more steps pay off only with more photos.
+    # The CPU recipe (README "Quality", benchmarks/quality.py): ImageNet-trained EfficientNet-Lite0 on the
+    # gray photo as the encoder of a U-Net decoder at 128 px, its last two stages trained with the decoder,
+    # one-cycle learning rate; 90% of the photos train. Lite0 knows what is in a photo, which a few hundred
+    # photos cannot teach a network trained from scratch (the old unet recipe painted a tint).
     "cpu": {
         "ingestion": {"eval_percent": 10},
-        "model": {"variant": "unet", "image_size": 64, "learning_rate": 2e-3, "lr_schedule": "one_cycle"},
+        "model": {"variant": "lite0_unet", "image_size": 128, "encoder_trainable_stages": 2,
+                  "learning_rate": 1e-3, "lr_schedule": "one_cycle"},
         "training": {"batch_size": 16, "epochs": 10},
-        "train_steps": 400,
-        "eval_steps": 2,
+        "train_steps": 1800,
+        "eval_steps": 8,
     },
-    # The same recipe scaled up for GPUs: 256 px, the Inception-ResNet-v2 classifier's embedding fused
-    # into the global branch (give its weights: --backbone-weights), bigger batches, longer.
+    # The same recipe scaled up for GPUs: 224 px (Lite0's native size), more of the encoder trained,
+    # bigger batches, longer.
     "full": {
         "ingestion": {"eval_percent": 10},
-        "model": {"variant": "unet", "image_size": 256, "classifier": True, "backbone": "inception_resnet_v2",
-                  "learning_rate": 2e-3, "lr_schedule": "one_cycle"},
+        "model": {"variant": "lite0_unet", "image_size": 224, "encoder_trainable_stages": 4,
+                  "learning_rate": 1e-3, "lr_schedule": "one_cycle"},
         "training": {"batch_size": 32, "epochs": 20},
         "train_steps": 20000,
         "eval_steps": 20,
     },
-    # The article's full version, as it describes it: fusion with Inception-ResNet-v2 at 256 px.
+    # The article's full version: fusion at 256 px, fusing a classifier's 1000 ImageNet scores (EfficientNet-Lite0,
+    # which ships with its weights; the article's Inception-ResNet-v2 with --backbone inception_resnet_v2
+    # --backbone-weights FILE).
     "article": {
-        "model": {"variant": "fusion", "image_size": 256, "backbone": "inception_resnet_v2"},
+        "model": {"variant": "fusion", "image_size": 256},
         "training": {"batch_size": 8, "epochs": 10},
         "train_steps": 5000,
         "eval_steps": 20,

@@ -1,4 +1,4 @@
-"""The three variants, layer for layer as the tutorial describes them; the losses; the classifier's input."""
+"""The variants (the article's three layer for layer; the U-Nets); the losses; the classifier's input."""
 import logging
 import os
 
@@ -88,6 +88,33 @@ def test_backbone_weights_from_a_remote_file_system_are_loaded(tmp_path):
     loaded = model_lib.build_backbone(_config("fusion", backbone_weights=remote))
     for expected, actual in zip(source.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(expected, actual)
+
+
+def test_fusion_fuses_lite0s_imagenet_scores_by_default():
+    """The article's fusion input with no weights to download: Lite0 recognises a gray espresso."""
+    import skimage.data
+
+    config = ModelConfig(variant="fusion", image_size=224)
+    assert config.backbone == "efficientnet_lite0"
+    rgb = tf.image.resize(skimage.data.coffee()[None] / 255.0, [224, 224]).numpy()[0]
+    lab_lightness = tf.constant(color.rgb2lab(rgb)[None, ..., :1] / 50.0 - 1.0, tf.float32)  # the model's L
+    scores = model_lib.classifier_embedding(model_lib.build_backbone(config), lab_lightness).numpy()[0]
+    assert scores.argmax() == 967 and scores.max() > 0.5
+
+
+@pytest.mark.parametrize("stages", [0, 2])
+def test_lite0_unet_trains_only_the_decoder_and_the_stages_asked_for(stages):
+    model = model_lib.build_model(_config("lite0_unet", encoder_trainable_stages=stages))
+    encoder = model.get_layer("efficientnet_lite0")
+    trained = {weight.name.split("/")[0] for weight in encoder.trainable_weights}
+    if stages == 0:
+        assert not trained
+    else:  # stages 6 and 7 (blocks 11-15) and the head conv; never a batch norm, never block 10
+        assert {"block11_expand_conv", "block15_project_conv", "conv_head"} <= trained
+        assert not {name for name in trained if "bn" in name or name.startswith(("block10_", "conv_stem"))}
+    decoder_weights = len(model.trainable_weights) - len(encoder.trainable_weights)
+    assert decoder_weights > 0
+    assert encoder.get_layer("conv_stem").get_weights()[0].std() > 0.05  # ImageNet's, not an initializer's
 
 
 def test_classifier_sees_the_gray_photo_of_that_lightness():

@@ -29,6 +29,7 @@ from . import torch_legacy
 # (repeats, kernel, stride, expansion, output filters) per stage, B0's table.
 _STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
            (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STAGES_COUNT = len(_STAGES)
 STEM_FILTERS, HEAD_FILTERS, CLASSES = 32, 1280, 1000
 # The feature maps a decoder takes, by stride: the last block at each resolution (block index), and the head.
 FEATURE_BLOCKS = {2: 0, 4: 2, 8: 4, 16: 10}
@@ -95,6 +96,17 @@ def build_lite0(weights="imagenet", input_shape=(None, None, 3)):
     if weights is not None:
         load_weights(model, weights_file() if weights == "imagenet" else weights)
     return model
+
+
+def first_block_of_stage(stage):
+    """The index of the first block of ``stage`` (1-based, from the stem); one past the last block for 8."""
+    return sum(repeats for repeats, *_ in _STAGES[:stage - 1])
+
+
+def block_index(layer_name):
+    """The block a layer belongs to (``block3_expand_conv`` -> 3), or None for the stem, head and classifier."""
+    match = re.fullmatch(r"block(\d+)_\w+", layer_name)
+    return int(match[1]) if match else None
 
 
 def _torch_name(layer_name):

@@ -42,7 +42,7 @@ import tf_keras as keras
 
 from ...schemas import features
 from ..evaluation import metrics
-from . import lab, losses, preprocessing
+from . import efficientnet_lite0, lab, losses, preprocessing
 
 
 def _conv(filters, strides=1, kernel=3, activation="relu"):
@@ -103,6 +103,11 @@ def _resolve_weights(weights):
 def build_backbone(config):
     """The frozen 1000-way classifier whose output is fused; input is RGB in [-1, 1]."""
     size = config.resolved_backbone_size
+    if config.backbone == "efficientnet_lite0":
+        lite0 = build_lite0(config.backbone_weights, (size, size, 3))
+        backbone = keras.Model(lite0.input, lite0.output["probabilities"], name="efficientnet_lite0_classifier")
+        backbone.trainable = False
+        return backbone
     application = {
         "inception_resnet_v2": keras.applications.InceptionResNetV2,
         "mobilenet_v2": keras.applications.MobileNetV2,
@@ -112,6 +117,14 @@ def build_backbone(config):
         input_shape=(size, size, 3), classes=1000)
     backbone.trainable = False
     return backbone
+
+
+def build_lite0(weights, input_shape=(None, None, 3)):
+    """Lite0 with its ImageNet weights unless ``weights`` is ``"none"`` (random, with the same loud warning)."""
+    if weights == "none":
+        _resolve_weights(None)
+        return efficientnet_lite0.build_lite0(weights=None, input_shape=input_shape)
+    return efficientnet_lite0.build_lite0(weights=weights or "imagenet", input_shape=input_shape)
 
 
 def gray_rgb(lightness):
@@ -127,8 +140,7 @@ def gray_rgb(lightness):
 def classifier_embedding(backbone, lightness):
     """Model-scaled L [batch, h, w, 1] -> the backbone's 1000-d output for the gray photo."""
     size = backbone.input_shape[1]
-    gray = tf.image.resize(gray_rgb(lightness), [size, size]) * 2.0 - 1.0
-    return backbone(gray, training=False)
+    return backbone(tf.image.resize(GrayRgb()(lightness), [size, size]), training=False)
 
 
 def _fusion(lightness, embedding, config):
@@ -163,9 +175,9 @@ class TileToGrid(keras.layers.Layer):
         return tf.tile(tf.cast(vector, grid.dtype)[:, None, None, :], [1, shape[1], shape[2], 1])
 
 
-def _bn_conv(tensor, filters, strides=1, dilation=1):
+def _bn_conv(tensor, filters, strides=1, dilation=1, kernel=3):
     """3x3 conv (no bias: batch norm follows) -> batch norm -> ReLU."""
-    tensor = keras.layers.Conv2D(filters, 3, strides=strides, dilation_rate=dilation, padding="same",
+    tensor = keras.layers.Conv2D(filters, kernel, strides=strides, dilation_rate=dilation, padding="same",
                                  use_bias=False, kernel_initializer="he_normal")(tensor)
     return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(tensor))
 
@@ -190,6 +202,54 @@ def _unet(lightness, embedding):
     for skip, filters in ((skip_quarter, quarter), (skip_half, half)):
         tensor = keras.layers.Concatenate()([keras.layers.UpSampling2D(interpolation="bilinear")(tensor), skip])
         tensor = _bn_conv(_bn_conv(tensor, filters), filters)
+    ab_half = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32")(tensor)
+    return keras.layers.UpSampling2D(interpolation="bilinear", dtype="float32")(ab_half)
+
+
+LITE0_DECODER_WIDTHS = {32: 256, 16: 192, 8: 128, 4: 64, 2: 48}  # decoder filters at each stride
+
+
+def _lite0_encoder(config):
+    """Lite0 on the gray photo, frozen except its last ``encoder_trainable_stages`` stages and head (batch
+    norm always frozen and in inference mode: a few photos per batch must not move ImageNet's statistics)."""
+    encoder = build_lite0(config.backbone_weights)
+    if not config.encoder_trainable_stages:
+        encoder.trainable = False
+        return encoder
+    first = efficientnet_lite0.first_block_of_stage(
+        efficientnet_lite0.STAGES_COUNT - config.encoder_trainable_stages + 1)
+    for layer in encoder.layers:
+        block = efficientnet_lite0.block_index(layer.name)
+        trained_part = layer.name == "conv_head" or (block is not None and block >= first)
+        layer.trainable = trained_part and not isinstance(layer, keras.layers.BatchNormalization)
+    return encoder
+
+
+class GrayRgb(keras.layers.Layer):
+    """Model-scaled L -> the gray photo as RGB in [-1, 1], what an ImageNet classifier is fed."""
+
+    def call(self, lightness):
+        return gray_rgb(lightness) * 2.0 - 1.0
+
+
+def _lite0_unet(lightness, config):
+    """Lite0's features at strides 32..2 up a decoder of skip connections, its pooled vector fused at every
+    position of the coarsest grid (the article's fusion, with ImageNet's features instead of its 1000 scores),
+    a row coordinate from stride 8 on, and the tanh head at stride 2 upsampled bilinearly."""
+    encoder = _lite0_encoder(config)
+    features_by_stride = encoder(GrayRgb()(lightness), training=False)
+    pooled = keras.layers.Dense(LITE0_DECODER_WIDTHS[32], activation="relu")(features_by_stride["pooled"])
+    tensor = _bn_conv(features_by_stride["stride32"], LITE0_DECODER_WIDTHS[32], kernel=1)
+    tensor = keras.layers.Conv2D(LITE0_DECODER_WIDTHS[32], 1, activation="relu")(
+        keras.layers.Concatenate()([tensor, TileToGrid()([pooled, tensor])]))
+    for stride in (16, 8, 4, 2):
+        skip = features_by_stride[f"stride{stride}"]
+        if stride == 2:  # the photo's own lightness at the head's resolution: edges for the chroma to follow
+            skip = keras.layers.Concatenate()([skip, keras.layers.AveragePooling2D(2)(lightness)])
+        tensor = keras.layers.Concatenate()([keras.layers.UpSampling2D(interpolation="bilinear")(tensor), skip])
+        if stride == 8:
+            tensor = AddRowCoordinate()(tensor)
+        tensor = _bn_conv(_bn_conv(tensor, LITE0_DECODER_WIDTHS[stride]), LITE0_DECODER_WIDTHS[stride])
     ab_half = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32")(tensor)
     return keras.layers.UpSampling2D(interpolation="bilinear", dtype="float32")(ab_half)
 
@@ -220,6 +280,8 @@ def build_model(config):
         ab = _beta(inputs[features.L])
     elif config.variant == "fusion":
         ab = _fusion(inputs[features.L], inputs[features.EMBEDDING], config)
+    elif config.variant == "lite0_unet":
+        ab = _lite0_unet(inputs[features.L], config)
     else:
         ab = _unet(inputs[features.L], inputs.get(features.EMBEDDING))
     ab = keras.layers.Activation("linear", dtype="float32", name="ab_float32")(ab)
