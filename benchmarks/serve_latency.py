@@ -20,7 +20,8 @@ that CPU time over 2 cores, what a request would take on 2 idle cores if both we
 Where the time goes: TensorFlow's profiler traces ``--profiled-calls`` direct calls of the
 signature per size, and each op's time is added to its group (by op type and name scope):
 decode (the photo, twice: once in the Transform graph, once for its full-resolution L), model-size
-Lab (resize, Lab, the stored form and its decode), classifier, network, full-resolution color (L of
+Lab (resize, Lab, the stored form and its decode), classifier (the ImageNet network: fused in Transform,
+or ``lite0_unet``'s encoder), network (the rest of the colorizer), full-resolution color (L of
 the photo, ab stretched to its size, Lab -> RGB), PNG encode, other. Op times are busy times of
 kernels, which may overlap on several threads: compare them as shares. Writes
 ``benchmarks/results/<name>.json``.
@@ -40,7 +41,7 @@ from colornet.schemas.config import PROFILES
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
 DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodeBmp", "DecodeGif", "ExtractJpegShape"}
 CALL_OPS = {"StatefulPartitionedCall", "PartitionedCall", "While", "StatelessWhile", "If", "StatelessIf", "Case"}
-CLASSIFIER_SCOPES = ("inception_resnet_v2/", "mobilenetv2_")
+CLASSIFIER_SCOPES = ("inception_resnet_v2/", "mobilenetv2_", "efficientnet_lite0")
 
 
 def parse_args():
@@ -75,8 +76,10 @@ def exported_model(profile, workdir):
 def op_group(name, op_type):
     if op_type in DECODE_OPS:
         return "decode"
+    if any(scope in name for scope in CLASSIFIER_SCOPES):  # fused in Transform, or lite0_unet's encoder
+        return "classifier"
     if "transform_features_layer" in name:
-        return "classifier" if any(scope in name for scope in CLASSIFIER_SCOPES) else "model_size_lab"
+        return "model_size_lab"
     if op_type == "DecodePng":  # the stored form's PNG, decoded after the Transform layer
         return "model_size_lab"
     if "/colornet_" in name:

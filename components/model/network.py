@@ -24,7 +24,19 @@ recipe measured to do better on this hardware (``benchmarks/quality.py``, README
   the largest single gain measured). ``classifier=True`` fuses the classifier's embedding into the
   global branch as well. The tanh head predicts at 1/2 size, upsampled bilinearly.
 
-The classifier's output is computed once per photo, in Transform (``classifier_embedding``,
+It beat the tint, but by little (0.957x the best constant at best): a network that learns from a few
+hundred photos alone cannot know what is in them, and what a thing is decides its color. So:
+
+* ``lite0_unet``: ImageNet-trained EfficientNet-Lite0 (``efficientnet_lite0.py``) on the gray photo as
+  the U-Net's encoder (it classifies gray photos almost as well as color ones); its features at
+  strides 32 to 2 are the skips of a bilinear-upsampling decoder; its pooled vector is fused at every
+  position of the coarsest grid (the article's fusion, with ImageNet's 1280 features instead of its
+  1000 scores); a row coordinate joins at stride 8 and the photo's own L at stride 2.
+  ``encoder_trainable_stages`` trains Lite0's last stages with the decoder (batch norm stays frozen
+  and in inference mode). The encoder runs in every training step instead of once per photo in
+  Transform: the decoder needs it at five scales, on the augmented photo, and trains part of it.
+
+The fused classifier's output is computed once per photo, in Transform (``classifier_embedding``,
 called by ``transform.py``), not in every training step: the frozen
 Inception-ResNet-v2 forward pass is most of a fusion step's cost on a CPU. The price: the
 embedding describes the un-augmented photo while the encoder sees the augmented L. For
