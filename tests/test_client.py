@@ -146,7 +146,8 @@ def test_a_folder_keeps_going_past_vanished_and_refused_files(tf_serving, tmp_pa
             return super().colorize_each(images)
 
     with VanishingFile(tf_serving.target) as client:
-        written, failed = colorize_folder(client, photos, tmp_path / "out", batch_size=1, progress=False)
+        run = colorize_folder(client, photos, tmp_path / "out", batch_size=1, progress=False)
+    written, failed = run.written.values(), run.refused
     assert sorted(path.relative_to(tmp_path / "out").as_posix() for path in written) == ["a.png", "nested/c.png"]
     assert sorted(path.name for path in failed) == ["b.jpg", "bomb.png"]
     assert failed[photos / "b.jpg"] == "cannot read: No such file or directory"
