@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from colornet.components.ingestion import listing, summary
-from colornet.schemas import features
+from colornet.schemas import features, photo_files
 
 from ingestion_fixtures import SEED_DIR, copy_photos, feature_value, read_examples
 
@@ -94,7 +94,7 @@ def test_reading_a_fifo_is_refused_without_blocking(tmp_path):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         reader.join(timeout=10)
         pytest.fail("reading a FIFO blocked")
-    assert isinstance(raised[0], listing.NotRegularFile) and "FIFO" in str(raised[0])
+    assert isinstance(raised[0], photo_files.NotRegularFile) and "FIFO" in str(raised[0])
 
 
 def _error_of(function, *args):

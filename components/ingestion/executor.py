@@ -35,7 +35,7 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from ...schemas.config import IngestionConfig
 from ...schemas import features
-from ...schemas.photo_files import printable
+from ...schemas.photo_files import NotRegularFile, printable
 from . import listing, photo, provenance, summary
 from .summary import SUMMARY_FILE_NAME, IngestionSummary, Note, Outcome, read_json_lines, to_json_line
 
@@ -181,7 +181,7 @@ class _Normalize(beam.DoFn):
         photo_id = listing.relative_id(self._input_base, path)
         try:
             data = listing.read_bytes(path)
-        except listing.NotRegularFile as error:  # swapped for a FIFO or the like since it was listed
+        except NotRegularFile as error:  # swapped for a FIFO or the like since it was listed
             yield _tagged(Outcome(photo_id, summary.NOT_A_FILE, str(error)))
             return
         except (OSError, tf.errors.OpError) as error:

@@ -23,7 +23,6 @@ from typing import Iterator, Union
 import tensorflow as tf
 
 from ...schemas import photo_files
-from ...schemas.photo_files import NotRegularFile  # noqa: F401 - what read_bytes raises, for its callers
 from . import summary
 from .summary import Outcome
 
