@@ -10,18 +10,26 @@ public gRPC API only, so it works unchanged against ``tensorflow_model_server``.
 
 What it does about the server's limits and hiccups:
 
-- UNAVAILABLE (server starting, restarting, overloaded) is retried with exponential backoff and
-  jitter until ``retry_seconds`` have passed (30 s by default: a server restart takes ~12 s).
-  Nothing else is retried: DEADLINE_EXCEEDED means the server may still be working on the
-  request, and sending it again would only double the load.
+- UNAVAILABLE (server starting, restarting, overloaded) and gRPC's own RESOURCE_EXHAUSTED
+  "Concurrent RPC limit exceeded" (a server's ``maximum_concurrent_rpcs`` reached: busy, not a bad
+  photo) are retried with exponential backoff and jitter until ``retry_seconds`` have passed (30 s
+  by default: a server restart takes ~12 s). Nothing else is retried: DEADLINE_EXCEEDED means the
+  server may still be working on the request, and sending it again would only double the load.
 - A server with batching enabled refuses a request of more photos than its ``max_batch_size``
   with TF Serving's "Task size N is larger than maximum input batch size M". The client reads
   M from that message, logs a warning once and sends at most M photos per request from then on.
 - A signature with an ``errors`` output (``schemas/serving_contract.py``: one message per photo,
   empty when it was colorized) reports refused photos one by one: ``colorize`` raises
   ``PhotosRefused``, folder runs report each photo.
+
+Files are read as ingestion reads them (``schemas/photo_files.py``): a FIFO, socket or device is
+refused without being opened for long, and nothing larger than a request may carry is read.
+``colorize_folder`` accounts for every image of a folder: written, refused with a reason, or not
+done (the run stopped on a server or output error), and never writes two images to one name.
 """
+import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import pathlib
@@ -31,10 +39,12 @@ import time
 
 import grpc
 
+from ..schemas import photo_files
 from ..schemas import serving_contract as contract
+from ..schemas.photo_files import printable
 from . import tensors, wire
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
-from .images import ImageTooLarge, image_files, transcode_for_serving
+from .images import ImageTooLarge, folder_images, transcode_for_serving
 from .limits import batch_limit_from_message
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,8 @@ _FIRST_BACKOFF_SECONDS = 0.1
 _MAX_BACKOFF_SECONDS = 1.0
 # Codes a server answers when a request's photos (not the server) are the problem.
 _PER_PHOTO_CODES = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# gRPC's own details of a call refused over a server's maximum_concurrent_rpcs (RESOURCE_EXHAUSTED).
+_CONCURRENCY_LIMIT_DETAILS = "Concurrent RPC limit exceeded"
 
 
 class ColorizeError(Exception):
@@ -70,6 +82,18 @@ class OutputNotWritable(ColorizeError):
     exit_status = 2
 
 
+class InputNotReadable(ColorizeError):
+    """A photo given by name (or stdin) that cannot be read: permissions, not a regular file, too large to send."""
+
+    exit_status = 2
+
+
+def server_busy(error):
+    """Whether a ``grpc.RpcError`` says the server is busy (retry later), not that the request is bad."""
+    return error.code() == grpc.StatusCode.UNAVAILABLE or (
+        error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _CONCURRENCY_LIMIT_DETAILS in (error.details() or ""))
+
+
 def _channel_options(max_message_bytes):
     return [
         # gRPC's own limit is 4 MB, less than one large photo.
@@ -87,7 +111,7 @@ class ColorizeClient:
 
     ``version`` pins a version number, ``version_label`` a label the server maps to one (TF
     Serving's ``version_labels`` in ``models.config``); at most one of them. ``timeout`` is the
-    seconds one request may take; ``retry_seconds`` how long UNAVAILABLE answers are retried.
+    seconds one request may take; ``retry_seconds`` how long a busy server (``server_busy``) is retried.
     ``max_batch_size`` caps photos per request (None: as many as given, until the server says less).
     Errors of the server are raised as ``grpc.RpcError`` (``.code()``, ``.details()``).
     """
@@ -106,6 +130,7 @@ class ColorizeClient:
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         self.max_batch_size = max_batch_size
+        self.max_message_bytes = max_message_bytes
         self._channel = grpc.insecure_channel(target, options=_channel_options(max_message_bytes))
         self._predict = self._method(wire.PREDICT_METHOD, wire.PredictRequest, wire.PredictResponse)
         self._metadata = self._method(wire.GET_MODEL_METADATA_METHOD, wire.GetModelMetadataRequest,
@@ -137,7 +162,8 @@ class ColorizeClient:
             spec.signature_name = signature_name
 
     def _call(self, method, request):
-        """One RPC, retried on UNAVAILABLE with exponential backoff and jitter until ``retry_seconds`` pass."""
+        """One RPC, retried while the server is busy, with exponential backoff and jitter until ``retry_seconds``
+        pass."""
         give_up = time.monotonic() + self.retry_seconds
         backoff = _FIRST_BACKOFF_SECONDS
         while True:
@@ -145,7 +171,7 @@ class ColorizeClient:
                 return method(request, timeout=self.timeout)
             except grpc.RpcError as error:
                 pause = backoff * random.uniform(0.5, 1.0)
-                if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() + pause > give_up:
+                if not server_busy(error) or time.monotonic() + pause > give_up:
                     raise
             time.sleep(pause)
             backoff = min(2 * backoff, _MAX_BACKOFF_SECONDS)
@@ -194,7 +220,7 @@ class ColorizeClient:
         try:
             return self._colorize_in_batches(images)
         except grpc.RpcError as error:
-            if error.code() not in _PER_PHOTO_CODES:
+            if error.code() not in _PER_PHOTO_CODES or server_busy(error):
                 raise
             if len(images) == 1:
                 return [(None, f"{error.code().name}: {error.details()}")]
@@ -306,7 +332,7 @@ def _write_png(target, png):
                 temporary.unlink()
             raise
     except OSError as error:
-        raise OutputNotWritable(f"cannot write {target}: {error.strerror or error}") from None
+        raise OutputNotWritable(f"cannot write {printable(target)}: {error.strerror or error}") from None
     return target
 
 
@@ -317,10 +343,27 @@ def prepare_output_folder(folder):
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise OutputNotWritable(
-            f"cannot create the output folder {folder}: a file of that name is in the way") from None
+            f"cannot create the output folder {printable(folder)}: a file of that name is in the way") from None
     except OSError as error:
-        raise OutputNotWritable(f"cannot create the output folder {folder}: {error.strerror or error}") from None
+        raise OutputNotWritable(
+            f"cannot create the output folder {printable(folder)}: {error.strerror or error}") from None
     return folder
+
+
+def read_photo(client, source):
+    """The bytes of one photo: a path (a regular file: a FIFO or a device is refused, never waited on) or a
+    binary stream such as stdin, at most the ``client``'s message limit. Raises ``InputNotReadable``."""
+    limit = client.max_message_bytes
+    if hasattr(source, "read"):
+        data = source.read(limit + 1)
+        if len(data) > limit:
+            raise InputNotReadable(f"cannot read {getattr(source, 'name', 'the input')}: more than the {limit} "
+                                   f"bytes a request may carry")
+        return data
+    try:
+        return photo_files.read_file(str(source), limit)
+    except OSError as error:
+        raise InputNotReadable(f"cannot read {printable(source)}: {error.strerror or error}") from None
 
 
 def colorize_file(client, source, target):
@@ -330,44 +373,108 @@ def colorize_file(client, source, target):
     """
     target = pathlib.Path(target)
     if target.is_dir():
-        raise OutputNotWritable(f"cannot write {target}: it is a folder (give a file name)")
+        raise OutputNotWritable(f"cannot write {printable(target)}: it is a folder (give a file name)")
     prepare_output_folder(target.parent)
-    (png,) = client.colorize([source.read() if hasattr(source, "read") else pathlib.Path(source).read_bytes()])
+    (png,) = client.colorize([read_photo(client, source)])
     return _write_png(target, png)
 
 
-def colorize_folder(client, source_dir, target_dir, batch_size=8, progress=True):
-    """Colorizes every image under ``source_dir`` into ``target_dir`` (same sub-folders, ``.png``).
+@dataclasses.dataclass
+class FolderRun:
+    """What ``colorize_folder`` did: every image of the folder is in exactly one of written, refused, not_done."""
 
-    Reads and sends ``batch_size`` images per request (fewer when the server's limit is lower).
-    Returns (written paths, {path: reason} of the images not colorized). Raises OutputNotWritable
-    when a PNG cannot be written (the PNGs written so far stay).
+    written: dict = dataclasses.field(default_factory=dict)    # source -> PNG written
+    refused: dict = dataclasses.field(default_factory=dict)    # source -> why it was not colorized
+    not_done: list = dataclasses.field(default_factory=list)   # sources not tried: the run stopped (``stopped``)
+    renamed: dict = dataclasses.field(default_factory=dict)    # source -> PNG named <name>.png (a shared stem)
+    others: int = 0                                            # files without an image suffix, left alone
+    stopped: Exception = None                                  # the grpc.RpcError or ColorizeError that stopped it
+
+
+def output_names(sources, source_dir):
+    """({source: PNG path relative to the output folder}, {source: reason} of those given none).
+
+    An image is written as ``<stem>.png``; images of one folder that share a stem (``photo.jpg``,
+    ``photo.png``) are each written as ``<name>.png`` (``photo.jpg.png``, ``photo.png.png``). A name
+    still claimed twice (an input already named ``photo.jpg.png``) or needed as an output folder is
+    given to none of its claimants: they are refused, never overwritten.
+    """
+    relative = {source: source.relative_to(source_dir) for source in sources}
+    by_stem = collections.defaultdict(list)
+    for source, path in relative.items():
+        by_stem[path.with_suffix(".png")].append(source)
+    names = {source: name if len(group) == 1 else relative[source].with_name(f"{relative[source].name}.png")
+             for name, group in by_stem.items() for source in group}
+    claimants = collections.defaultdict(list)
+    for source, name in names.items():
+        claimants[name].append(source)
+    folders = {folder for name in names.values() for folder in name.parents}
+    refused = {}
+    for source, name in names.items():
+        others = [relative[other] for other in claimants[name] if other != source]
+        if others:
+            refused[source] = f"its output {name} is also the output of {others[0]}: not colorized (rename one)"
+        elif name in folders:
+            refused[source] = f"its output {name} is also an output folder: not colorized (rename it)"
+    return {source: name for source, name in names.items() if source not in refused}, refused
+
+
+def colorize_folder(client, source_dir, target_dir, batch_size=8, progress=True, skip_existing=False):
+    """Colorizes every image under ``source_dir`` into ``target_dir`` (same sub-folders, ``output_names``).
+
+    Walks the folder as ingestion does (``serving/images.folder_images``), reads and sends
+    ``batch_size`` images per request (fewer when the server's limit is lower). A server error
+    that outlasts the retries, or a PNG that cannot be written, stops the run: the images not
+    done are listed in the returned ``FolderRun``. ``skip_existing`` leaves images whose PNG is
+    already there (written whole by an earlier run) alone: they count as written.
     """
     from tqdm import tqdm
 
     source_dir, target_dir = pathlib.Path(source_dir), prepare_output_folder(target_dir)
-    sources = image_files(source_dir)
-    written, failed = [], {}
-    with tqdm(total=len(sources), unit="img", desc="colorizing", disable=not progress) as bar:
-        for start in range(0, len(sources), batch_size):
-            batch, photos = [], []
-            for path in sources[start:start + batch_size]:
-                try:
-                    photos.append(path.read_bytes())
-                    batch.append(path)
-                except OSError as error:
-                    failed[path] = f"cannot read: {error.strerror or error}"
-            for source, (png, error) in zip(batch, client.colorize_each(photos)):
-                if error:
-                    failed[source] = error
-                    continue
-                written.append(_write_png((target_dir / source.relative_to(source_dir)).with_suffix(".png"), png))
-            bar.update(len(sources[start:start + batch_size]))
-    return written, failed
+    listed = folder_images(source_dir)
+    names, clashes = output_names(listed.images, source_dir)
+    targets = {source: target_dir / name for source, name in names.items()}
+    run = FolderRun(refused={**listed.refused, **clashes}, others=listed.others,
+                    renamed={source: targets[source] for source in names
+                             if names[source] != source.relative_to(source_dir).with_suffix(".png")})
+    todo = [source for source in listed.images if source in targets]
+    if skip_existing:
+        run.written = {source: targets[source] for source in todo if targets[source].is_file()}
+        todo = [source for source in todo if source not in run.written]
+    with tqdm(total=len(todo), unit="img", desc="colorizing", disable=not progress) as bar:
+        for start in range(0, len(todo), batch_size):
+            try:
+                _colorize_batch_of_files(client, todo[start:start + batch_size], targets, run)
+            except (grpc.RpcError, ColorizeError) as error:
+                run.stopped = error
+                run.not_done = [source for source in todo[start:]
+                                if source not in run.written and source not in run.refused]
+                break
+            bar.update(len(todo[start:start + batch_size]))
+    return run
+
+
+def _colorize_batch_of_files(client, sources, targets, run):
+    batch, photos = [], []
+    for path in sources:
+        try:
+            photos.append(photo_files.read_file(str(path), client.max_message_bytes))
+            batch.append(path)
+        except OSError as error:
+            run.refused[path] = f"cannot read: {error.strerror or error}"
+    for source, (png, error) in zip(batch, client.colorize_each(photos)):
+        if error:
+            run.refused[source] = error
+        else:
+            run.written[source] = _write_png(targets[source], png)
 
 
 def colorize_stream(client, source, target):
-    """Colorizes the image bytes read from binary stream ``source`` into binary stream ``target``."""
-    (png,) = client.colorize([source.read()])
-    target.write(png)
-    target.flush()
+    """Colorizes one image (a path, or a binary stream such as stdin) into binary stream ``target`` (stdout)."""
+    (png,) = client.colorize([read_photo(client, source)])
+    try:
+        target.write(png)
+        target.flush()
+    except OSError as error:
+        raise OutputNotWritable(f"cannot write to {getattr(target, 'name', 'the output')}: "
+                                f"{error.strerror or error}") from None

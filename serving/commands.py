@@ -8,6 +8,7 @@ import sys
 import grpc
 
 from ..schemas import serving_contract as contract
+from ..schemas.photo_files import printable
 from . import client as serving_client
 from .limits import BYTES_PER_PIXEL, ServingLimits, add_limit_flags, limits_from_args
 
@@ -89,14 +90,19 @@ def _reports_client_errors(handler):
     def run(args):
         try:
             return handler(args)
-        except grpc.RpcError as error:
-            print(f"{args.server}: {error.code().name}: {error.details()}", file=sys.stderr)
-            return 1
-        except serving_client.ColorizeError as error:
-            print(f"colornet {args.command}: {error}", file=sys.stderr)
-            return error.exit_status
+        except (grpc.RpcError, serving_client.ColorizeError) as error:
+            return _report_error(args, error)
 
     return run
+
+
+def _report_error(args, error):
+    """One line for a ``grpc.RpcError`` or a ``ColorizeError`` on stderr; returns the exit status."""
+    if isinstance(error, grpc.RpcError):
+        print(f"{args.server}: {error.code().name}: {printable(error.details())}", file=sys.stderr)
+        return 1
+    print(f"colornet {args.command}: {printable(error)}", file=sys.stderr)
+    return error.exit_status
 
 
 def _client(args):
@@ -109,7 +115,7 @@ def _client(args):
 def _colorize(args):
     source = pathlib.Path(args.input)
     if args.input != "-" and not source.exists():
-        print(f"No such file or folder: {source}", file=sys.stderr)
+        print(f"No such file or folder: {printable(source)}", file=sys.stderr)
         return 2
     if source.is_dir() and args.output == "-":
         print("A folder is colorized into a folder: give -o FOLDER, not -o -", file=sys.stderr)
@@ -120,33 +126,48 @@ def _colorize(args):
         try:
             return _colorize_photo(args, client, source)
         except serving_client.PhotosRefused as refused:
-            print(f"{'stdin' if args.input == '-' else source}: {refused.reasons[0]}", file=sys.stderr)
+            print(f"{'stdin' if args.input == '-' else printable(source)}: {printable(refused.reasons[0])}",
+                  file=sys.stderr)
             return 1
 
 
 def _colorize_folder(args, client, source):
     target = pathlib.Path(args.output or f"{source.resolve()}_colorized")
-    written, failed = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size)
-    for path, error in failed.items():
-        print(f"skipped {path}: {error}", file=sys.stderr)
-    print(f"Colorized {len(written)} images from {source} into {target}"
-          + (f"; {len(failed)} refused (listed above)" if failed else ""))
-    return 0 if written and not failed else 1
+    run = serving_client.colorize_folder(client, source, target, batch_size=args.batch_size,
+                                         skip_existing=args.skip_existing)
+    for path, png in run.renamed.items():
+        print(f"note: {printable(path)} -> {printable(png)} (another image of its folder has its stem)",
+              file=sys.stderr)
+    for path, error in run.refused.items():
+        print(f"skipped {printable(path)}: {printable(error)}", file=sys.stderr)
+    for path in run.not_done:
+        print(f"not done {printable(path)}", file=sys.stderr)
+    status = _report_error(args, run.stopped) if run.stopped else 0 if run.written and not run.refused else 1
+    parts = [f"{len(run.refused)} refused", f"{len(run.not_done)} not done (run again with --skip-existing)",
+             f"{len(run.renamed)} named <name>.png"]
+    counts = [len(run.refused), len(run.not_done), len(run.renamed)]
+    listed = "; ".join(part for part, count in zip(parts, counts) if count)
+    others = f"; {run.others} other files left alone (no image suffix)" if run.others else ""
+    print(f"Colorized {len(run.written)} images from {printable(source)} into {printable(target)}"
+          + (f"; {listed} (listed above)" if listed else "") + others)
+    return status
 
 
 def _colorize_photo(args, client, source):
     """One photo from a file or stdin (``-``) into a file or stdout (``-``)."""
     from_stdin = args.input == "-"
     if args.output == "-" or (from_stdin and args.output is None):
-        if from_stdin:
-            serving_client.colorize_stream(client, sys.stdin.buffer, sys.stdout.buffer)
-        else:
-            with source.open("rb") as photo:
-                serving_client.colorize_stream(client, photo, sys.stdout.buffer)
+        try:
+            serving_client.colorize_stream(client, sys.stdin.buffer if from_stdin else source, sys.stdout.buffer)
+        except serving_client.OutputNotWritable:
+            # What is left in stdout's buffer cannot be written either: drop it, or Python's exit repeats the error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise
         return 0
     target = serving_client.colorize_file(client, sys.stdin.buffer if from_stdin else source,
                                           args.output or source.with_name(f"{source.stem}_colorized.png"))
-    print(f"Colorized {'stdin' if from_stdin else source} -> {target}", file=sys.stderr if from_stdin else sys.stdout)
+    print(f"Colorized {'stdin' if from_stdin else printable(source)} -> {printable(target)}",
+          file=sys.stderr if from_stdin else sys.stdout)
     return 0
 
 
@@ -228,6 +249,9 @@ def register(subparsers):
     colorize.add_argument("--batch-size", type=_positive(int), default=8,
                           help="images per request for folders; fewer when the server says its limit is lower "
                                "(default: %(default)s)")
+    colorize.add_argument("--skip-existing", action="store_true",
+                          help="folders: leave images whose PNG is already in the output folder alone (resumes a "
+                               "run that stopped: PNGs are only ever written whole)")
     colorize.set_defaults(func=_colorize)
 
     config = subparsers.add_parser("serving-config",

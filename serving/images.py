@@ -12,22 +12,44 @@ pixels than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, ~
 above the server's own default limit), so a hostile file costs neither the client's memory nor a
 request: ``ImageTooLarge``, a per-photo error.
 
-``image_files`` lists the photos of a folder for the client and the offline evaluator.
+``folder_images`` lists the photos of a folder for the client (``image_files`` for the offline
+evaluator) by ingestion's own walk (``schemas/photo_files.py``), keeping what it refused.
 """
 import io
 import pathlib
 import warnings
+from typing import Dict, List, NamedTuple
 
+from ..schemas import photo_files
 from ..schemas import serving_contract as contract
 
 _EXIF_ORIENTATION = 0x0112
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
+class FolderImages(NamedTuple):
+    images: List[pathlib.Path]            # image files by suffix (any case), sorted
+    refused: Dict[pathlib.Path, str]      # entries the walk refused -> "reason: detail"
+    others: int                           # regular files without an image suffix, left alone
+
+
+def folder_images(folder, suffixes=IMAGE_SUFFIXES) -> FolderImages:
+    """The image files under ``folder`` (nested folders too) and what the walk refused (FIFOs, sockets, links
+    to nothing, outside the folder or looping, folders it cannot list), as ``colornet ingest`` walks it."""
+    images, refused, others = [], {}, 0
+    for item in photo_files.walk(str(folder), [str(folder)]):
+        if isinstance(item, photo_files.Refused):
+            refused[pathlib.Path(item.path)] = f"{item.reason}: {item.detail}"
+        elif pathlib.Path(item).suffix.lower() in suffixes:
+            images.append(pathlib.Path(item))
+        else:
+            others += 1
+    return FolderImages(sorted(images), refused, others)
+
+
 def image_files(folder, suffixes=IMAGE_SUFFIXES):
-    """Image files under ``folder`` (nested folders too, by suffix in any case), sorted."""
-    return sorted(path for path in pathlib.Path(folder).rglob("*")
-                  if path.is_file() and path.suffix.lower() in suffixes)
+    """The image files of ``folder_images``, sorted."""
+    return folder_images(folder, suffixes).images
 
 
 class ImageTooLarge(ValueError):

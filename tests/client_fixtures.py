@@ -6,7 +6,9 @@ It does what the embedded server cannot be made to do on demand: refuse batches 
 "Task size N is larger than maximum input batch size M", INVALID_ARGUMENT), map version labels
 to versions (``model_spec.version_label``) with GetModelStatus ignoring them as TF Serving's
 ``get_model_status_impl.cc`` does, return a per-photo ``errors`` output, name its output as
-another release of the contract might, and go away and come back on the same port. It records
+another release of the contract might, go away and come back on the same port, and refuse calls over
+``maximum_concurrent_rpcs`` as gRPC itself does (RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!",
+before the servicer sees them) while a slow Predict (``predict_seconds``) holds the slot. It records
 every request it receives, parsed with TF Serving's classes, so a test sees exactly what went
 over the wire.
 
@@ -16,6 +18,7 @@ bytes (so a test can tell which output belongs to which photo); anything else is
 import concurrent.futures
 import struct
 import threading
+import time
 import zlib
 
 import grpc
@@ -59,6 +62,7 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_ser
 
     def Predict(self, request, context):
         self.server.requests.append(request)
+        time.sleep(self.server.predict_seconds)
         version = self._version(request.model_spec, context)
         photos = list(request.inputs[contract.IMAGES_INPUT].string_val)
         limit = self.server.max_batch_size
@@ -108,8 +112,11 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_ser
 class TFServingLike:
     """A server on 127.0.0.1:``port`` (0: a free one); ``start()``/``stop()`` may be repeated on the same port."""
 
-    def __init__(self, port=0, max_batch_size=None, errors_output=False, colorized_output=contract.COLORIZED_OUTPUT):
+    def __init__(self, port=0, max_batch_size=None, errors_output=False, colorized_output=contract.COLORIZED_OUTPUT,
+                 max_concurrent_rpcs=None, predict_seconds=0.0):
         self.port = port
+        self.max_concurrent_rpcs = max_concurrent_rpcs
+        self.predict_seconds = predict_seconds
         self.max_batch_size = max_batch_size
         self.errors_output = errors_output
         self.colorized_output = colorized_output
@@ -127,7 +134,8 @@ class TFServingLike:
 
     def start(self):
         with self._lock:
-            server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4))
+            server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4),
+                                 maximum_concurrent_rpcs=self.max_concurrent_rpcs)
             servicer = _Servicer(self)
             prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, server)
             model_service_pb2_grpc.add_ModelServiceServicer_to_server(servicer, server)

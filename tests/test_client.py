@@ -146,10 +146,69 @@ def test_a_folder_keeps_going_past_vanished_and_refused_files(tf_serving, tmp_pa
             return super().colorize_each(images)
 
     with VanishingFile(tf_serving.target) as client:
-        written, failed = colorize_folder(client, photos, tmp_path / "out", batch_size=1, progress=False)
+        run = colorize_folder(client, photos, tmp_path / "out", batch_size=1, progress=False)
+    written, failed = run.written.values(), run.refused
     assert sorted(path.relative_to(tmp_path / "out").as_posix() for path in written) == ["a.png", "nested/c.png"]
     assert sorted(path.name for path in failed) == ["b.jpg", "bomb.png"]
     assert failed[photos / "b.jpg"] == "cannot read: No such file or directory"
     assert "decompression bomb" in failed[photos / "bomb.png"]
     # Nothing else, no partial files:
     assert sorted(path.name for path in (tmp_path / "out").rglob("*")) == ["a.png", "c.png", "nested"]
+
+
+def test_a_servers_concurrency_limit_is_retried_not_blamed_on_the_photo():
+    """gRPC refuses a call over ``maximum_concurrent_rpcs`` with RESOURCE_EXHAUSTED, the code a server also uses for
+    a request too large: the client tells them apart by gRPC's words and waits for the busy server."""
+    photo = jpeg_bytes()
+    with TFServingLike(max_concurrent_rpcs=1, predict_seconds=1.5) as server:
+        def hold_the_slot():
+            with ColorizeClient(server.target) as other:
+                other.colorize([photo])
+
+        holder = threading.Thread(target=hold_the_slot)
+        holder.start()
+        while not server.requests:  # the holder is inside Predict
+            time.sleep(0.01)
+        with ColorizeClient(server.target, retry_seconds=0) as impatient, pytest.raises(grpc.RpcError) as raised:
+            impatient.colorize_each([photo, photo])  # not split in halves and reported per photo: raised
+        with ColorizeClient(server.target, retry_seconds=30) as client:
+            assert client.colorize_each([photo]) == [(fake_png(photo), None)]
+        holder.join()
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "Concurrent RPC limit exceeded" in raised.value.details()
+    assert len(server.requests) == 2  # the holder's and the patient client's: the refused ones never got in
+
+
+def test_a_server_that_dies_mid_folder_leaves_a_list_of_what_was_not_done(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(7):
+        (photos / f"{index}.jpg").write_bytes(jpeg_bytes(20 + index, 12))
+    server = TFServingLike().start()
+
+    class DyingServer(ColorizeClient):
+        """The server goes away for good after two requests."""
+
+        def colorize_each(self, images):
+            if len(server.requests) == 2:
+                server.stop()
+            return super().colorize_each(images)
+
+    try:
+        with DyingServer(server.target, retry_seconds=1.0) as client:
+            run = colorize_folder(client, photos, tmp_path / "out", batch_size=2, progress=False)
+        assert run.stopped.code() == grpc.StatusCode.UNAVAILABLE
+        assert sorted(path.name for path in run.written) == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+        assert [path.name for path in run.not_done] == ["4.jpg", "5.jpg", "6.jpg"] and not run.refused
+        assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png", "3.png"]
+
+        server.start()  # back on the same port: the run resumes where it stopped
+        with ColorizeClient(server.target) as client:
+            resumed = colorize_folder(client, photos, tmp_path / "out", batch_size=2, progress=False,
+                                      skip_existing=True)
+        assert not resumed.stopped and not resumed.not_done and len(resumed.written) == 7
+        assert server.predict_batch_sizes()[-2:] == [2, 1]  # only 4.jpg, 5.jpg and 6.jpg were sent again
+        for index in range(7):
+            assert (tmp_path / "out" / f"{index}.png").read_bytes() == fake_png((photos / f"{index}.jpg").read_bytes())
+    finally:
+        server.stop()

@@ -6,6 +6,7 @@ model path matters, ``client_fixtures.TFServingLike`` where TF Serving's own beh
 limits, per-photo errors, version labels).
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from colornet.pipeline import cli
 from colornet.serving.server import start_server
 
 from client_fixtures import TFServingLike, fake_png, png_header
-from serving_fixtures import RED, is_red, jpeg_bytes, write_tint_model
+from serving_fixtures import RED, free_port, is_red, jpeg_bytes, write_tint_model
 
 HEAVY_MODULES = ("tensorflow", "tensorflow_serving", "tfx", "apache_beam", "keras", "tf_keras")
 
@@ -143,3 +144,128 @@ def test_version_labels_on_the_command_line(tf_serving, photos, tmp_path, capsys
         cli.main(["colorize", *server, "--version", "1", "--version-label", "stable", str(photos / "a.jpg")])
     assert exited.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def _colorize_in_a_process(*args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE):
+    """``colornet colorize`` in its own process, with a timeout: a FIFO opened for reading would block it forever."""
+    return subprocess.run([sys.executable, "-m", "colornet.pipeline.cli", "colorize", *map(str, args)],
+                          stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def _image(path, fmt):
+    from PIL import Image
+
+    Image.new("RGB", (24, 16), (40, 90, 160)).save(path, fmt)
+
+
+def test_images_that_share_a_stem_are_all_written_under_names_that_say_so(tf_serving, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "photo.jpg").write_bytes(jpeg_bytes(30, 20))
+    for name, fmt in [("photo.png", "PNG"), ("image.bmp", "BMP"), ("image.tiff", "TIFF"), ("image.webp", "WEBP"),
+                      ("clash.jpg", "JPEG"), ("clash.png", "PNG"), ("clash.jpg.png", "PNG"), ("alone.png", "PNG")]:
+        _image(photos / name, fmt)
+    out = tmp_path / "out"
+    assert cli.main(["colorize", "--server", tf_serving.target, str(photos), "-o", str(out)]) == 1
+    output = capsys.readouterr()
+    assert sorted(path.name for path in out.iterdir()) == [
+        "alone.png", "clash.png.png", "image.bmp.png", "image.tiff.png", "image.webp.png", "photo.jpg.png",
+        "photo.png.png"]
+    assert (out / "photo.jpg.png").read_bytes() == fake_png((photos / "photo.jpg").read_bytes())
+    assert (out / "photo.png.png").read_bytes() == fake_png((photos / "photo.png").read_bytes())
+    assert f"note: {photos / 'image.bmp'} -> {out / 'image.bmp.png'} (another image of its folder" in output.err
+    # clash.jpg's <name>.png is clash.jpg.png's own output name: neither is written, both say why.
+    assert f"skipped {photos / 'clash.jpg'}: its output clash.jpg.png is also the output of clash.jpg.png" in output.err
+    assert f"skipped {photos / 'clash.jpg.png'}: its output clash.jpg.png is also the output of clash.jpg" in output.err
+    assert output.out.strip() == (f"Colorized 7 images from {photos} into {out}; 2 refused; 6 named <name>.png "
+                                  f"(listed above)")
+
+
+def test_a_folder_walk_reports_every_entry_it_does_not_colorize(tf_serving, tmp_path):
+    """The walk of ``colornet ingest``: FIFOs, sockets, links to nothing, to themselves, to their own folder or out
+    of the folder are reported, not followed (/etc/passwd is never sent); a folder named dir.jpg is walked."""
+    import socket
+
+    photos = tmp_path / "photos"
+    (photos / "dir.jpg").mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(jpeg_bytes(30, 20))
+    (photos / "dir.jpg" / "inside.jpg").write_bytes(jpeg_bytes(31, 20))
+    (photos / "notes.txt").write_text("not a photo")
+    (photos / ".hidden.jpg").write_bytes(jpeg_bytes(32, 20))
+    os.mkfifo(photos / "fifo.jpg")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(photos / "s.jpg"))
+    os.symlink("nowhere.jpg", photos / "gone.jpg")
+    os.symlink("self.jpg", photos / "self.jpg")
+    os.symlink(".", photos / "dir.jpg" / "again")
+    os.symlink("/etc/passwd", photos / "passwd.jpg")
+    try:
+        result = _colorize_in_a_process("--server", tf_serving.target, photos, "-o", tmp_path / "out")
+    finally:
+        sock.close()
+    assert result.returncode == 1, result.stderr
+    assert sorted(path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*.png")) == [
+        "a.png", "dir.jpg/inside.png"]
+    skipped = {line.split(": ", 1)[0]: line.split(": ", 2)[1] for line in result.stderr.splitlines()
+               if line.startswith("skipped ")}
+    assert skipped == {f"skipped {photos / 'fifo.jpg'}": "not_a_file", f"skipped {photos / 's.jpg'}": "not_a_file",
+                       f"skipped {photos / 'gone.jpg'}": "unreadable", f"skipped {photos / 'self.jpg'}": "unreadable",
+                       f"skipped {photos / 'dir.jpg' / 'again'}": "symlink_loop",
+                       f"skipped {photos / 'passwd.jpg'}": "outside_root"}
+    assert result.stdout.strip() == (f"Colorized 2 images from {photos} into {tmp_path / 'out'}; 6 refused "
+                                     f"(listed above); 1 other files left alone (no image suffix)")
+    sent = [photo for request in tf_serving.requests for photo in request.inputs["images"].string_val]
+    assert b"root:" not in b"".join(sent) and len(sent) == 2
+
+
+def test_single_inputs_that_cannot_be_read_or_written_are_one_line_and_exit_2(tf_serving, tmp_path):
+    server = ["--server", tf_serving.target]
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.jpg"
+    with open(huge, "wb") as f:
+        f.truncate(65 * 2**20)  # sparse: over the 64 MiB a request may carry
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(jpeg_bytes())
+    cases = {fifo: "a FIFO (named pipe), not a regular file: not read",
+             "/dev/zero": "a character device, not a regular file: not read", "/proc/self/mem": "Input/output error",
+             huge: f"{65 * 2**20} bytes, more than the {64 * 2**20} a request may carry: not read"}
+    for source, message in cases.items():
+        result = _colorize_in_a_process(*server, source, "-o", tmp_path / "out.png")
+        assert (result.returncode, result.stderr.strip()) == (2, f"colornet colorize: cannot read {source}: {message}")
+    with open("/dev/zero", "rb") as zeros:
+        result = _colorize_in_a_process(*server, "-", "-o", tmp_path / "out.png", stdin=zeros)
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "colornet colorize: cannot read <stdin>: more than the 67108864 bytes a request may carry")
+    with open("/dev/full", "wb") as full:
+        result = _colorize_in_a_process(*server, photo, "-o", "-", stdout=full)
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "colornet colorize: cannot write to <stdout>: No space left on device")
+    assert not (tmp_path / "out.png").exists()
+    assert len(tf_serving.requests) == 1  # only the photo written to /dev/full was sent
+
+
+def test_a_server_down_leaves_the_list_of_what_was_not_done(photos, tmp_path, capsys):
+    server = f"127.0.0.1:{free_port()}"
+    assert cli.main(["colorize", "--server", server, "--retry-seconds", "0", str(photos), "-o",
+                     str(tmp_path / "out")]) == 1
+    output = capsys.readouterr()
+    lines = [line for line in output.err.splitlines() if line and not line.startswith("colorizing")]  # tqdm's bar
+    assert lines[:3] == [f"not done {photos / name}" for name in ("a.jpg", "b.jpg", "nested/c.jpg")]
+    assert lines[3].startswith(f"{server}: UNAVAILABLE: ")
+    assert output.out.strip() == (f"Colorized 0 images from {photos} into {tmp_path / 'out'}; 3 not done "
+                                  f"(run again with --skip-existing) (listed above)")
+
+
+def test_control_characters_in_names_are_escaped(tf_serving, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "cr\rname.jpg").write_bytes(b"not a photo")
+    (photos / "bad\udcff.jpg").write_bytes(jpeg_bytes())  # a name that is not UTF-8, written as its bytes
+    assert cli.main(["colorize", "--server", tf_serving.target, str(photos), "-o", str(tmp_path / "out")]) == 1
+    output = capsys.readouterr()
+    assert "cr\rname" not in output.err + output.out  # (tqdm's progress bar has CRs of its own)
+    assert f"skipped {photos}/cr\\rname.jpg: INVALID_ARGUMENT: Unknown image file format" in output.err
+    assert (tmp_path / "out" / "bad\udcff.png").exists()
+    assert cli.main(["colorize", "--server", tf_serving.target, str(photos / "bad\udcff.jpg")]) == 0
+    assert capsys.readouterr().out == f"Colorized {photos}/bad\\xff.jpg -> {photos}/bad\\xff_colorized.png\n"

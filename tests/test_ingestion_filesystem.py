@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from colornet.components.ingestion import listing, summary
-from colornet.schemas import features
+from colornet.schemas import features, photo_files
 
 from ingestion_fixtures import SEED_DIR, copy_photos, feature_value, read_examples
 
@@ -94,7 +94,7 @@ def test_reading_a_fifo_is_refused_without_blocking(tmp_path):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         reader.join(timeout=10)
         pytest.fail("reading a FIFO blocked")
-    assert isinstance(raised[0], listing.NotRegularFile) and "FIFO" in str(raised[0])
+    assert isinstance(raised[0], photo_files.NotRegularFile) and "FIFO" in str(raised[0])
 
 
 def _error_of(function, *args):
@@ -126,3 +126,48 @@ def test_links_out_of_the_pattern_are_followed_once_and_their_loops_reported(tmp
         "span-2/old/up": (summary.SYMLINK_LOOP,
                           f"points to .. ({os.path.realpath(images)}), a folder that contains the link: not followed"),
     }
+
+
+def test_a_tree_600_folders_deep_is_listed(tmp_path):
+    deep = str(tmp_path / "images") + "/d" * 600
+    os.makedirs(deep)
+    with open(f"{deep}/photo.jpg", "wb") as f:
+        f.write(b"photo")
+    assert list(listing.list_files(str(tmp_path / "images"), "*")) == [f"{deep}/photo.jpg"]
+
+
+def test_odd_names_are_ingested_or_refused_by_name_and_printed_escaped(tmp_path):
+    """A folder named like a glob (``photos[1]``), a file name that is not UTF-8, a CR and an escape sequence
+    in names, and a photo 600 folders deep: one run, every file accounted for, one summary line per file."""
+    images = tmp_path / "photos[1]"
+    good, deep, other = copy_photos(os.path.join(SEED_DIR, "train", "*.jpg"), str(images), limit=3)
+    deep_folder = str(images) + "/d" * 600
+    os.makedirs(deep_folder)
+    os.rename(deep, f"{deep_folder}/deep.jpg")
+    os.rename(other, os.fsencode(images) + b"/bad\xff.jpg")           # not UTF-8: refused by name
+    (images / "cr\rname.jpg").write_bytes(b"no photo")               # refused as not_an_image, printed escaped
+    (images / "esc\x1b[2J.jpg").write_bytes(b"")                     # refused as empty
+    out = tmp_path / "out"
+    finished = subprocess.run(
+        [sys.executable, "-m", "colornet.pipeline.cli", "ingest", "--images", str(images), "--output", str(out)],
+        capture_output=True, text=True, timeout=INGEST_TIMEOUT_SECONDS)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "Traceback" not in finished.stderr
+
+    result = json.loads((out / summary.SUMMARY_FILE_NAME).read_text())
+    assert {r["id"]: r["reason"] for r in result["rejected"]} == {
+        "bad\udcff.jpg": summary.BAD_NAME, "cr\rname.jpg": summary.NOT_AN_IMAGE, "esc\x1b[2J.jpg": summary.EMPTY}
+    assert result["accepted"] == 2
+    examples = read_examples(str(out / "Split-train")) + read_examples(str(out / "Split-eval"))
+    ids = sorted(feature_value(example, features.ID).decode() for example in examples)
+    assert ids == sorted([os.path.basename(good), "d/" * 600 + "deep.jpg"])
+    assert "Ingestion: 2 of 5 files accepted" in finished.stdout
+    assert "\r" not in finished.stdout and "\x1b" not in finished.stdout
+    lines = finished.stdout.splitlines()
+    assert any(line.split() == ["bad_name", "bad\\xff.jpg", *summary_detail(result, summary.BAD_NAME)]
+               for line in lines)
+    assert any("cr\\rname.jpg" in line for line in lines) and any("esc\\x1b[2J.jpg" in line for line in lines)
+
+
+def summary_detail(result, reason):
+    return next(r["detail"] for r in result["rejected"] if r["reason"] == reason).split()

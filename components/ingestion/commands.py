@@ -11,6 +11,7 @@ import logging
 from typing import Sequence
 
 from ...schemas.config import IngestionConfig, add_section_flags, section_overrides
+from ...schemas.photo_files import printable
 
 
 def register(subparsers) -> None:
@@ -95,5 +96,5 @@ def run(args) -> int:
         print(error)
         return 1
     print(summary.describe())
-    print(f"Examples and ingestion_summary.json written to {args.output}")
+    print(f"Examples and ingestion_summary.json written to {printable(args.output)}")
     return 0

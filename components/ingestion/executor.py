@@ -35,6 +35,7 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from ...schemas.config import IngestionConfig
 from ...schemas import features
+from ...schemas.photo_files import NotRegularFile, printable
 from . import listing, photo, provenance, summary
 from .summary import SUMMARY_FILE_NAME, IngestionSummary, Note, Outcome, read_json_lines, to_json_line
 
@@ -95,8 +96,7 @@ def to_example(photo_id: str, sha256: str, normalized: photo.NormalizedPhoto,
 
     return tf.train.Example(features=tf.train.Features(feature={
         features.IMAGE: bytes_feature(normalized.encoded),
-        # surrogateescape: file names that are not valid UTF-8 keep their original bytes.
-        features.ID: bytes_feature(photo_id.encode("utf-8", "surrogateescape")),
+        features.ID: bytes_feature(photo_id.encode("utf-8")),  # names that are not UTF-8 were refused (bad_name)
         features.SHA256: bytes_feature(sha256.encode("ascii")),
         features.HEIGHT: int_feature(normalized.height),
         features.WIDTH: int_feature(normalized.width),
@@ -147,7 +147,7 @@ class _AttachProvenance(beam.DoFn):
         else:
             problems = [(f"{where}:{number}", detail) for number, detail in self._sidecar.problems]
         for note_where, detail in problems:
-            _LOG.warning("Provenance sidecar %s: %s", note_where, detail)
+            _LOG.warning("Provenance sidecar %s: %s", printable(note_where), printable(detail))
             yield beam.pvalue.TaggedOutput(_NOTES, Note(note_where, detail))
 
 
@@ -181,7 +181,7 @@ class _Normalize(beam.DoFn):
         photo_id = listing.relative_id(self._input_base, path)
         try:
             data = listing.read_bytes(path)
-        except listing.NotRegularFile as error:  # swapped for a FIFO or the like since it was listed
+        except NotRegularFile as error:  # swapped for a FIFO or the like since it was listed
             yield _tagged(Outcome(photo_id, summary.NOT_A_FILE, str(error)))
             return
         except (OSError, tf.errors.OpError) as error:
@@ -198,7 +198,7 @@ class _Normalize(beam.DoFn):
             outcome = Outcome(photo_id, rejection.reason, rejection.detail)
         except Exception as error:  # pylint: disable=broad-except
             # A decoder bug on one odd file must not fail the whole ingestion: report it, with the traceback logged.
-            _LOG.warning("Unexpected error on %s", photo_id, exc_info=True)
+            _LOG.warning("Unexpected error on %s", printable(photo_id), exc_info=True)
             outcome = Outcome(photo_id, summary.CORRUPT, f"unexpected {type(error).__name__}: {error}")
         else:
             outcome = Outcome(photo_id, summary.ACCEPTED, source=(provenance_entry or {}).get("source", ""))
@@ -269,7 +269,7 @@ class PhotoExampleGenExecutor(BaseExampleGenExecutor):
            exec_properties: Dict[str, Any]) -> None:
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         if not tf.io.gfile.isdir(input_base):
-            raise NoUsablePhotosError(f"Photo folder {input_base} does not exist or is not a folder.")
+            raise NoUsablePhotosError(f"Photo folder {printable(input_base)} does not exist or is not a folder.")
         examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
         outcomes_dir = os.path.join(examples_uri, _OUTCOMES_DIR_NAME)
         if tf.io.gfile.exists(outcomes_dir):  # left by an interrupted attempt: its shards must not be merged
@@ -285,5 +285,5 @@ class PhotoExampleGenExecutor(BaseExampleGenExecutor):
         _LOG.info("%s\nSummary: %s", ingestion_summary.describe(), summary_path)
         if not ingestion_summary.accepted:
             raise NoUsablePhotosError(
-                f"No usable photos in {input_base}: "
+                f"No usable photos in {printable(input_base)}: "
                 f"{ingestion_summary.describe()}\nSee {summary_path}.")

@@ -14,24 +14,23 @@ from typing import Dict, Iterable, List, NamedTuple
 
 import tensorflow as tf
 
+# The walk's refusals (``schemas/photo_files``: the rule the client follows too).
+from ...schemas.photo_files import DUPLICATE, NOT_A_FILE, OUTSIDE_ROOT, SYMLINK_LOOP, UNREADABLE, printable
+
 SUMMARY_FILE_NAME = "ingestion_summary.json"
 
 ACCEPTED = "accepted"
 # Rejection reasons.
 EMPTY = "empty"                  # zero-byte file
-UNREADABLE = "unreadable"        # the file or folder could not be read (permissions, I/O error, a link to nothing)
-NOT_A_FILE = "not_a_file"        # a FIFO, socket or device: never opened (a FIFO would block the read forever)
-OUTSIDE_ROOT = "outside_root"    # a symlink leading outside the input folder: not followed
-SYMLINK_LOOP = "symlink_loop"    # a symlink to a folder that contains it (e.g. d/up -> ..): not followed
+BAD_NAME = "bad_name"            # a path (below the input folder) that is not valid UTF-8: ids are UTF-8 text
 NOT_AN_IMAGE = "not_an_image"    # no image format recognizes the bytes
 CORRUPT = "corrupt"              # recognized, but the pixels cannot be decoded (truncated, damaged)
 TOO_SMALL = "too_small"          # shorter side < min_side
 TOO_LARGE = "too_large"          # more than max_pixels (checked from the header, pixels never decoded)
 GRAYSCALE = "grayscale"          # black-and-white: useless as a colorization target
-DUPLICATE = "duplicate"          # same bytes as another file (the first by path is kept), or a symlink to a
-                                 # file or folder listed under its real path
-REASONS = (EMPTY, UNREADABLE, NOT_A_FILE, OUTSIDE_ROOT, SYMLINK_LOOP, NOT_AN_IMAGE, CORRUPT, TOO_SMALL, TOO_LARGE,
-           GRAYSCALE, DUPLICATE)
+# DUPLICATE also means: same bytes as another file (the first by path is kept).
+REASONS = (EMPTY, UNREADABLE, BAD_NAME, NOT_A_FILE, OUTSIDE_ROOT, SYMLINK_LOOP, NOT_AN_IMAGE, CORRUPT, TOO_SMALL,
+           TOO_LARGE, GRAYSCALE, DUPLICATE)
 
 
 class Outcome(NamedTuple):
@@ -76,17 +75,18 @@ class IngestionSummary:
         return {"total_files": self.total, **dataclasses.asdict(self)}
 
     def describe(self, max_listed: int = 20) -> str:
-        """A few lines for logs and the terminal."""
+        """A few lines for logs and the terminal (names and details ``printable``: a CR in a name stays one line)."""
         counts = ", ".join(f"{reason} {n}" for reason, n in self.rejected_counts.items()) or "none"
         lines = [f"Ingestion: {self.accepted} of {self.total} files accepted; rejected: {counts}."]
-        lines += [f"  {r['reason']:>12}  {r['id']}  {r['detail']}" for r in self.rejected[:max_listed]]
+        lines += [f"  {r['reason']:>12}  {printable(r['id'])}  {printable(r['detail'])}"
+                  for r in self.rejected[:max_listed]]
         if len(self.rejected) > max_listed:
             lines.append(f"  ... and {len(self.rejected) - max_listed} more (see {SUMMARY_FILE_NAME})")
         if self.provenance:
             by_source = ", ".join(f"{source} {n}" for source, n in self.provenance.items())
             lines.append(f"Provenance: {sum(self.provenance.values())} of {self.accepted} accepted photos "
                          f"({by_source}).")
-        lines += [f"  Note: {note['where']}: {note['detail']}" for note in self.notes[:max_listed]]
+        lines += [f"  Note: {printable(note['where'])}: {printable(note['detail'])}" for note in self.notes[:max_listed]]
         if len(self.notes) > max_listed:
             lines.append(f"  ... and {len(self.notes) - max_listed} more notes (see {SUMMARY_FILE_NAME})")
         return "\n".join(lines)
