@@ -36,9 +36,9 @@ def signature_def(loaded, signature_name):
     try:
         definition = loaded.signature_defs[signature_name]
     except KeyError:
-        # TF Serving's code and wording for an unknown signature.
+        # TF Serving's gRPC code (predict_util.cc) and REST wording (http_rest_api_handler.cc).
         raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
-                           f"Serving signature name: {clipped(signature_name)!r} not found in signature def "
+                           f'Serving signature name: "{clipped(signature_name)}" not found in signature def '
                            f"(available: {sorted(loaded.signature_defs)})") from None
     if loaded.signature(signature_name) is None:
         # TF2's __saved_model_init_op: listed in the metadata, but no inputs and nothing to call.

@@ -8,6 +8,7 @@ regress signatures. Its methods block (TensorFlow runs in them): the transports 
 their worker threads.
 """
 import grpc
+import numpy as np
 import tensorflow as tf
 from google.protobuf import any_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2
@@ -16,6 +17,7 @@ from ..schemas import serving_contract as contract
 from .admission import tensor_to_array
 from .errors import ServingError, clipped
 from .predict import check_names, run_signature, signature_def
+from .tensors import typed_field
 
 SIGNATURE_DEF_FIELD = "signature_def"
 # TF Serving's inference APIs: the SignatureDef method_name each runs (signature_constants.h), the
@@ -55,6 +57,42 @@ def check_inference_signature(loaded, method, signature_name):
     raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
                        f"Expected {kind} signature method_name to be {method_name}. "
                        f"Was: {definition.method_name}")
+
+
+# TensorProto's float_val (5) and double_val (6): packed fixed-width fields, whose bytes on the wire are
+# the little-endian values, i.e. ``tensor_content``.
+_PACKED_FIELD_NUMBERS = {"float_val": 5, "double_val": 6}
+
+
+def _varint(number):
+    data = bytearray()
+    while number > 0x7F:
+        data.append(number & 0x7F | 0x80)
+        number >>= 7
+    return bytes(data) + bytes([number])
+
+
+def output_tensor(array):
+    """A Predict output as TF Serving writes it (``kAsProtoField``, its default): values in the typed
+    field, ``float_val`` for floats, not ``tensor_content``; TF Serving's example client reads
+    ``outputs[...].float_val``. Floats and doubles move as bytes (a million floats in ~1 ms, not
+    ~200 ms through Python lists); half floats go as their bits, complex numbers as (real,
+    imaginary) pairs."""
+    proto = tf.make_tensor_proto(array)
+    content = proto.tensor_content
+    if content:
+        proto.ClearField("tensor_content")
+        field = typed_field(proto.dtype)
+        if field in _PACKED_FIELD_NUMBERS:
+            proto.MergeFromString(_varint(_PACKED_FIELD_NUMBERS[field] << 3 | 2) + _varint(len(content)) + content)
+            return proto
+        values = array.reshape(-1)
+        if values.dtype == np.float16:
+            values = values.view(np.uint16)
+        elif values.dtype.kind == "c":
+            values = values.view(values.real.dtype)
+        getattr(proto, field).extend(values.tolist())
+    return proto
 
 
 class Service:
@@ -104,7 +142,7 @@ class Service:
         response.model_spec.version.value = loaded.version
         response.model_spec.signature_name = signature_name
         for name, array in outputs.items():
-            response.outputs[name].CopyFrom(tf.make_tensor_proto(array))
+            response.outputs[name].CopyFrom(output_tensor(array))
         return response
 
     def refuse_inference(self, method, model_spec):

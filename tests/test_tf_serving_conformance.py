@@ -27,7 +27,9 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      regression_pb2)
 
 from colornet.schemas import serving_contract as contract
+from colornet.serving import tensors, wire
 from colornet.serving.server import start_server
+from colornet.serving.service import output_tensor
 
 from hostile_fixtures import http, png_header_only, post
 from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
@@ -130,6 +132,24 @@ def test_resnet_client_grpc_request_shape_gets_outputs(channel):
     assert list(result.outputs[contract.ERRORS_OUTPUT].string_val) == [b""]
     assert _png_size(result.outputs[contract.COLORIZED_OUTPUT].string_val[0]) == ("PNG", (40, 24))
     assert result.model_spec.name == contract.MODEL_NAME and result.model_spec.version.value == 2
+    # The client reads a float output as outputs[...].float_val: TF Serving's kAsProtoField, not tensor_content.
+    request.model_spec.signature_name = contract.COLORIZE_AB_SIGNATURE
+    ab = _prediction(channel).Predict(request, 10.0).outputs[contract.AB_OUTPUT]
+    assert len(ab.float_val) == 8 * 8 * 2 and not ab.tensor_content
+    assert tf.make_ndarray(ab).shape == (1, 8, 8, 2)
+
+
+@pytest.mark.parametrize("array", [np.arange(6, dtype=np.float32).reshape(2, 3), np.linspace(0, 1, 5),
+                                   np.array([1.5, -2], np.float16), np.array([1 + 2j, 3 - 1j], np.complex64),
+                                   np.array([[1, -2]], np.int64), np.array([7, 255], np.uint8),
+                                   np.array([True, False]), np.array([b"a", b""], dtype=object), np.float32(3)],
+                         ids=lambda array: np.asarray(array).dtype.name)
+def test_outputs_are_written_in_their_typed_fields(array):
+    proto = output_tensor(np.asarray(array))
+    assert not proto.tensor_content
+    assert np.array_equal(tf.make_ndarray(proto), array) and tf.make_ndarray(proto).shape == np.shape(array)
+    assert tensors.to_ndarray(wire.TensorProto.FromString(proto.SerializeToString())).tolist() == \
+        np.asarray(array).tolist()  # colornet's own TensorFlow-free reader
 
 
 # -- issue 22 item 1: a request without a model_spec ---------------------------------------------
@@ -213,6 +233,17 @@ def test_a_label_on_the_status_route_names_its_version(channel, rest):
     assert [entry["version"] for entry in response.json()["model_version_status"]] == ["2"]
     response = requests.get(f"{rest}/colornet/labels/x", timeout=TIMEOUT)
     assert (response.status_code, response.json()) == (400, {"error": "Unrecognized servable version label: x"})
+
+
+def test_unknown_signature_is_failed_precondition_and_400(channel, rest):
+    # predict_util.cc: FAILED_PRECONDITION; http_rest_api_handler.cc GetInfoMap: 'Serving signature
+    # name: "X" not found in signature def' (INVALID_ARGUMENT there: 400 either way).
+    code, details = _refusal(_prediction(channel).Predict, _photo_request(signature_name="nope"))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    response = requests.post(f"{rest}/colornet:predict", json={"signature_name": "nope", "instances": ["x"]},
+                             timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith('Serving signature name: "nope" not found in signature def')
 
 
 # -- issue 22 item 5: Classify, Regress, MultiInference on a model without such signatures -----------
