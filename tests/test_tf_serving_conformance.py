@@ -23,8 +23,8 @@ import requests
 import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2, inference_pb2,
-                                     model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc,
-                                     regression_pb2)
+                                     model_management_pb2, model_service_pb2_grpc, predict_pb2,
+                                     prediction_service_pb2_grpc, regression_pb2)
 
 from colornet.schemas import serving_contract as contract
 from colornet.serving import tensors, wire
@@ -285,6 +285,31 @@ def test_classify_regress_and_multi_inference_are_invalid_argument(channel, rest
     response = requests.post(f"{rest}/colornet:classify", json={"signature_name": "nope", "examples": []},
                              timeout=TIMEOUT)
     assert (response.status_code, response.json()) == (400, {"error": "No signature was found with the name: nope"})
+
+
+# -- differences kept on purpose (README, "Differences from TF Serving") ------------------------------
+
+
+def test_a_request_whose_photos_all_fail_is_refused(channel, rest):
+    # TF Serving would answer 200 with the reason in `errors` and an empty PNG; colornet refuses, so
+    # that no client takes the empty PNG for a result. Same when output_filter leaves `errors` out.
+    response = requests.post(f"{rest}/colornet:predict", json={"instances": [{"b64": _b64(b"not a photo")}]},
+                             timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("1 of 1 photos could not be colorized: photos [0]: ")
+    request = _photo_request()
+    request.inputs[contract.IMAGES_INPUT].CopyFrom(tf.make_tensor_proto([b"not a photo", jpeg_bytes()]))
+    assert len(_prediction(channel).Predict(request, timeout=TIMEOUT).outputs[contract.COLORIZED_OUTPUT]
+               .string_val) == 2  # one bad photo of two: answered, its reason in `errors`
+    request.output_filter.append(contract.COLORIZED_OUTPUT)
+    code, details = _refusal(_prediction(channel).Predict, request)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("1 of 2 photos could not be colorized")
+
+
+def test_config_reloads_are_unimplemented(channel):
+    # The server watches one model dir; TF Serving reloads its model config from this call.
+    code, _ = _refusal(_models(channel).HandleReloadConfigRequest, model_management_pb2.ReloadConfigRequest())
+    assert code == grpc.StatusCode.UNIMPLEMENTED
 
 
 # -- issue 22 item 6: no answer names a server-side path or the host -------------------------------
