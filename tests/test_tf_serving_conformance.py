@@ -334,7 +334,8 @@ def _refusals(server, channel):
         answers.append(_refusal(_prediction(channel).Predict, _photo_request(**spec))[1])
     for tensor in (tf.make_tensor_proto([b"not a photo"]),  # undecodable
                    tf.make_tensor_proto([[1.0]]),  # wrong dtype and shape
-                   tf.make_tensor_proto([png_header_only(30000, 30000)]),  # over the pixel limit
+                   tf.make_tensor_proto([png_header_only(30000, 30000)]),  # over the photo pixel limit
+                   tf.make_tensor_proto([png_header_only(5000, 4000)] * 2),  # over the request pixel budget
                    tf.make_tensor_proto([jpeg_bytes()] * 40),  # over the batch limit
                    tf.make_tensor_proto([b"x" * 40_000_000])):  # over the byte limit
         request = _photo_request()
@@ -365,10 +366,10 @@ def test_no_answer_names_the_model_dir_or_the_host(server, channel, models, tmp_
         (load_error,) = _models(other).GetModelStatus(_status_request(), timeout=TIMEOUT).model_version_status
         rest_status = requests.get(f"http://127.0.0.1:{failing.rest_port}/v1/models/colornet", timeout=TIMEOUT).text
         predict_refusal = _refusal(_prediction(other).Predict, _photo_request())
-    assert load_error.status.error_message  # the load error is reported, without its paths
+    assert "<model dir>/1/saved_model.pb" in load_error.status.error_message  # reported, without the path
     assert predict_refusal == (grpc.StatusCode.NOT_FOUND, "Servable not found for request: Latest(colornet)")
     answers = _refusals(server, channel) + [load_error.status.error_message, rest_status]
-    assert len(answers) == 31
+    assert len(answers) == 32
     paths = {str(path) for folder in (models, broken) for path in (folder, folder.resolve())}
     host = re.compile("|".join(rf"\b{re.escape(name)}\b" for name in {socket.gethostname(), socket.getfqdn()}))
     for answer in answers:
