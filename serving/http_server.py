@@ -163,7 +163,7 @@ class HttpServer:
     async def _read_body(self, connection, reader, writer, clock):
         """The whole body (None if the client went away); 413 once a chunked body passes the limit."""
         if connection.they_are_waiting_for_100_continue:
-            writer.write(connection.send(h11.InformationalResponse(status_code=100, reason=b"Continue")))
+            writer.write(connection.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
         chunks, size = [], 0
         while True:
             event = await self._receive(connection, reader, clock)

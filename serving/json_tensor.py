@@ -77,7 +77,10 @@ def _element(value, dtype):
     """One JSON leaf as the Python value of a ``dtype`` element."""
     if dtype == types_pb2.DT_STRING:
         if isinstance(value, str):
-            return value.encode()
+            try:
+                return value.encode()
+            except UnicodeEncodeError:  # a lone surrogate escape ("\\ud800"): TF Serving's parser refuses it
+                raise _invalid("JSON Parse error: The surrogate pair in string is invalid.") from None
         if isinstance(value, dict):
             return _decode_b64(value)
     elif dtype == types_pb2.DT_BOOL:

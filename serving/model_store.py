@@ -30,7 +30,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 from ..schemas import serving_contract as contract
-from .errors import ServingError
+from .errors import ServingError, clipped
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class ModelStore:
                  version_labels=None):
         if num_versions < 1:
             raise ValueError("num_versions must be at least 1")
-        self.base_dir = pathlib.Path(base_dir)
+        self.base_dir = pathlib.Path(base_dir).absolute()  # as load errors name it (``_without_paths``)
         self.name = name
         self.num_versions = num_versions
         self.version_labels = dict(version_labels or {})  # label -> version
@@ -113,7 +113,7 @@ class ModelStore:
         served = self._served
         if version is None:
             if not served:
-                raise VersionNotFound(f"model {self.name!r} has no available version yet (watching {self.base_dir})")
+                raise VersionNotFound(f"model {self.name!r} has no available version yet")
             return served[max(served)]
         try:
             return served[version]
@@ -128,31 +128,61 @@ class ModelStore:
         if version is not None:
             statuses = [status for status in statuses if status.version == version]
             if not statuses:
-                raise VersionNotFound(f"version {version} of model {self.name!r} was never seen in {self.base_dir}")
+                raise VersionNotFound(f"version {version} of model {self.name!r} was never seen")
         return sorted(statuses, key=lambda status: -status.version)
 
-    def requested_version(self, model_spec):
+    def _requested_version(self, model_spec):
         """The version number a ModelSpec names (by number or by label), or None for the newest.
 
-        Raises ServingError: NOT_FOUND for another model's name, INVALID_ARGUMENT for an unknown label.
+        An unknown label, or a label of another model, is INVALID_ARGUMENT (TF Serving's code and wording).
         """
-        if model_spec.name != self.name:
-            raise ServingError(grpc.StatusCode.NOT_FOUND,
-                               f"model {model_spec.name!r} is not served here (this server serves {self.name!r})")
         if model_spec.WhichOneof("version_choice") == "version_label":
-            try:
-                return self.version_labels[model_spec.version_label]
-            except KeyError:
+            version = self.version_labels.get(model_spec.version_label) if model_spec.name == self.name else None
+            if version is None:
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"Unrecognized servable version label: {model_spec.version_label}") from None
+                                   f"Unrecognized servable version label: {clipped(model_spec.version_label)}")
+            return version
         return model_spec.version.value if model_spec.HasField("version") else None
 
     def resolve(self, model_spec):
-        """The LoadedVersion a request's ModelSpec asks for; ServingError(NOT_FOUND) when there is none."""
-        try:
-            return self.get(self.requested_version(model_spec))
-        except VersionNotFound as error:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, str(error)) from None
+        """The LoadedVersion a Predict or GetModelMetadata ModelSpec asks for.
+
+        Else ServingError with TF Serving's code and wording (``ServerCore`` and ``BasicManager``):
+        INVALID_ARGUMENT "ModelSpec has no name specified.", NOT_FOUND "Servable not found for
+        request: Latest(name)" or "...: Specific(name, version)", which clients waiting for a
+        model to load match on.
+        """
+        if not model_spec.name:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name specified.")
+        version = self._requested_version(model_spec)
+        if model_spec.name == self.name:
+            try:
+                return self.get(version)
+            except VersionNotFound:
+                pass
+        name = clipped(model_spec.name)
+        wanted = f"Latest({name})" if version is None else f"Specific({name}, {version})"
+        raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {wanted}")
+
+    def version_statuses(self, model_spec):
+        """The VersionStatus list GetModelStatus answers for a ModelSpec, newest first.
+
+        TF Serving's codes and wording (``get_model_status_impl.cc``): NOT_FOUND "Could not find
+        any versions of model M" or "Could not find version V of model M". A label is resolved
+        to its version (TF Serving ignores it and lists every version: see the README's
+        differences table).
+        """
+        version = self._requested_version(model_spec)
+        if model_spec.name == self.name:
+            try:
+                statuses = self.statuses(version)
+            except VersionNotFound:
+                statuses = []
+            if statuses:
+                return statuses
+        name = clipped(model_spec.name)
+        raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}"
+                           if version is None else f"Could not find version {version} of model {name}")
 
     def check_version_labels(self):
         """Raises ServingError(FAILED_PRECONDITION) naming a label whose version is not available.
@@ -215,7 +245,7 @@ class ModelStore:
                 self.warmup(loaded)
         except Exception as error:  # any failure of a user's SavedModel is reported, not raised
             log.error("model %s: failed to load version %d: %s", self.name, version, error)
-            self._set_state(version, State.END, f"{type(error).__name__}: {error}")
+            self._set_state(version, State.END, self._without_paths(f"{type(error).__name__}: {error}"))
             self._failed[version] = stamp
             return
         self._failed.pop(version, None)
@@ -223,6 +253,12 @@ class ModelStore:
             self._served = {**self._served, version: loaded}
             self._statuses[version] = VersionStatus(version, State.AVAILABLE)
         log.info("model %s: version %d available (loaded in %.1f s)", self.name, version, time.monotonic() - started)
+
+    def _without_paths(self, text):
+        """``text`` with the model dir written ``<model dir>``: a load error goes to any client (GetModelStatus)."""
+        for path in sorted({str(self.base_dir), str(self.base_dir.resolve())}, key=len, reverse=True):
+            text = text.replace(path, "<model dir>")
+        return text
 
     def _unload(self, version):
         self._set_state(version, State.UNLOADING)

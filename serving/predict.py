@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ..schemas import serving_contract as contract
 from .admission import check_request_pixels, check_shape, price_photos
-from .errors import ServingError
+from .errors import ServingError, clipped
 
 _NODE_NOISE = re.compile(r"\{\{function_node [^}]*\}\}|\[\[\{\{node [^]]*\]\]|\[Op:[^]]*\]")
 
@@ -32,26 +32,41 @@ def _tf_message(error):
 
 
 def signature_def(loaded, signature_name):
+    """The SignatureDef of a signature the request may run; ServingError when there is no such signature."""
     try:
-        return loaded.signature_defs[signature_name]
+        definition = loaded.signature_defs[signature_name]
     except KeyError:
-        # TF Serving's code and wording for an unknown signature.
+        # TF Serving's gRPC code (predict_util.cc) and REST wording (http_rest_api_handler.cc).
         raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
-                           f"Serving signature name: {signature_name!r} not found in signature def "
+                           f'Serving signature name: "{clipped(signature_name)}" not found in signature def '
                            f"(available: {sorted(loaded.signature_defs)})") from None
+    if loaded.signature(signature_name) is None:
+        # TF2's __saved_model_init_op: listed in the metadata, but no inputs and nothing to call.
+        # TF Serving's REST API refuses a signature without inputs with this wording.
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"Failed to get input map for signature: {signature_name}")
+    return definition
+
+
+def _names(names):
+    return sorted(clipped(name) for name in names)
 
 
 def check_names(definition, signature_name, input_names, output_filter=()):
-    """Raises INVALID_ARGUMENT unless the inputs are exactly the signature's and the filter names its outputs."""
+    """Raises INVALID_ARGUMENT unless the inputs are exactly the signature's and the filter names its outputs,
+    each once (TF Serving's "duplicate output tensor alias")."""
     expected, given = set(definition.inputs), set(input_names)
     if expected != given:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"signature {signature_name!r} takes inputs {sorted(expected)}, got {sorted(given)}")
+                           f"signature {signature_name!r} takes inputs {sorted(expected)}, got {_names(given)}")
     unknown_outputs = set(output_filter) - set(definition.outputs)
     if unknown_outputs:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"output_filter names {sorted(unknown_outputs)} are not outputs of signature "
+                           f"output_filter names {_names(unknown_outputs)} are not outputs of signature "
                            f"{signature_name!r} (outputs: {sorted(definition.outputs)})")
+    repeated = collections.Counter(output_filter) - collections.Counter(set(output_filter))
+    if repeated:
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"duplicate output tensor alias: {min(repeated)}")
 
 
 def _describe_failures(reasons, count):

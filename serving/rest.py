@@ -4,7 +4,8 @@
 * ``GET  /v1/models/<name>[/versions/<v>|/labels/<label>]/metadata``  -> signature_def metadata
 * ``POST /v1/models/<name>[/versions/<v>|/labels/<label>]:predict``   -> ``{"instances": ...}`` (row
   format, answered ``{"predictions": ...}``) or ``{"inputs": ...}`` (columnar, answered
-  ``{"outputs": ...}``), optional ``"signature_name"``; ``:classify`` / ``:regress`` answer 501.
+  ``{"outputs": ...}``), optional ``"signature_name"``; ``:classify`` / ``:regress`` answer 400
+  as TF Serving does for a model without classify or regress signatures.
 
 Routes are TF Serving's regular expressions (case-insensitive; the name and label are
 percent-decoded); a ``/v1/`` path they do not match is 400 "Malformed request", any other path
@@ -26,7 +27,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from ..schemas import serving_contract as contract
-from .errors import ServingError
+from .errors import INTERNAL_ERROR, ServingError, clipped
 from .http_server import HttpError, HttpServer, error_json
 from .json_tensor import parse_json_object, parse_predict_request, predict_response_json
 from .predict import run_signature, signature_def
@@ -60,12 +61,21 @@ def _model_spec(name, version, label):
     """A ModelSpec from the route's parts, percent-decoded as TF Serving does."""
     spec = model_pb2.ModelSpec(name=urllib.parse.unquote(name or ""))
     if version:
-        if int(version) > _INT64_MAX:
-            raise _invalid(f"Failed to convert version: {version} to numeric.")
-        spec.version.value = int(version)
+        digits = version.lstrip("0") or "0"  # by length first: Python refuses to convert over 4300 digits
+        if len(digits) > len(str(_INT64_MAX)) or int(digits) > _INT64_MAX:
+            raise _invalid(f"Failed to convert version: {clipped(version)} to numeric.")
+        spec.version.value = int(digits)
     if label:
         spec.version_label = urllib.parse.unquote(label)
     return spec
+
+
+def _signature_name(document):
+    """The request's ``signature_name`` ("" when it names none)."""
+    signature_name = document.get("signature_name", "")
+    if not isinstance(signature_name, str):
+        raise _invalid("JSON Value: not formatted correctly. 'signature_name' key must be a string value.")
+    return signature_name
 
 
 def _json(message, preserve_names):
@@ -86,21 +96,20 @@ class RestApi:
             return 200, self._answer(method, path, body)
         except ServingError as error:
             return HTTP_STATUS.get(error.code, 500), error_json(error.message)
-        except Exception as error:  # noqa: BLE001 - answer in JSON whatever happened, and log it
-            log.exception("REST %s %s failed", method, path)
-            return 500, error_json(f"internal error: {type(error).__name__}: {error}")
+        except Exception:  # noqa: BLE001 - answer in JSON whatever happened (without its text), and log it
+            log.exception("REST %s %s failed", method, clipped(path))
+            return 500, error_json(INTERNAL_ERROR)
 
     def _answer(self, method, path, body):
         if not _API_PATH.fullmatch(path):
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"no such resource: {path} (the API is under /v1/)")
+            raise ServingError(grpc.StatusCode.NOT_FOUND, f"no such resource: {clipped(path)} (the API is under /v1/)")
         prediction = _PREDICTION_ROUTE.fullmatch(path) if method == "POST" else None
         status = _STATUS_ROUTE.fullmatch(path) if method == "GET" else None
         if prediction:
             name, version, label, verb = prediction.groups()
             spec = _model_spec(name, version, label)
             if verb.lower() != "predict":
-                raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
-                                   f"{verb} is not served: colornet models have no {verb.lower()} signature")
+                return self._refuse_inference(verb.capitalize(), spec, body)
             return self._predict(spec, body)
         if status:
             name, version, label, metadata = status.groups()
@@ -108,7 +117,12 @@ class RestApi:
                 raise _invalid("Missing model name in request.")
             spec = _model_spec(name, version, label)
             return self._metadata(spec) if metadata else json.dumps(_json(self.service.status(spec), False))
-        raise _invalid(f"Malformed request: {method} {path}")
+        raise _invalid(f"Malformed request: {clipped(method)} {clipped(path)}")
+
+    def _refuse_inference(self, method, spec, body):
+        """``:classify`` / ``:regress``: refused as TF Serving refuses them for a model without such signatures."""
+        spec.signature_name = _signature_name(parse_json_object(body))
+        self.service.refuse_inference(method, spec)
 
     def _metadata(self, spec):
         response = self.service.metadata(spec)
@@ -119,10 +133,7 @@ class RestApi:
 
     def _predict(self, spec, body):
         document = parse_json_object(body)
-        signature_name = document.get("signature_name", "")
-        if not isinstance(signature_name, str):
-            raise _invalid("JSON Value: not formatted correctly. 'signature_name' key must be a string value.")
-        signature_name = signature_name or contract.SERVING_SIGNATURE
+        signature_name = _signature_name(document) or contract.SERVING_SIGNATURE
         loaded = self.service.store.resolve(spec)
         definition = signature_def(loaded, signature_name)
         request_format, arrays = parse_predict_request(document, definition.inputs)

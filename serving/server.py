@@ -2,7 +2,9 @@
 
 Implements ``tensorflow.serving.PredictionService`` (Predict, GetModelMetadata) and
 ``tensorflow.serving.ModelService`` (GetModelStatus), so TF Serving's clients work unchanged;
-Classify, Regress, MultiInference and HandleReloadConfigRequest answer UNIMPLEMENTED.
+Classify, Regress and MultiInference are refused as TF Serving refuses them for a model without
+such signatures (INVALID_ARGUMENT), HandleReloadConfigRequest answers UNIMPLEMENTED. A request
+message that does not parse is INVALID_ARGUMENT (``_RequestDeadline`` parses it).
 
 Both protocols run on one asyncio event loop in a background thread (``grpc.aio`` and
 ``http_server``): a connection that sends slowly, or never finishes its request, costs a
@@ -21,21 +23,26 @@ import signal
 import threading
 
 import grpc
+from google.protobuf.message import DecodeError
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from ..schemas import serving_contract as contract
 from .admission import Admission
-from .errors import ServingError
+from .errors import INTERNAL_ERROR, ServingError
 from .limits import MiB, ServingLimits
 from .model_store import ModelStore
-from .service import Service
+from .service import Service, model_spec_of
 from .warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
 
 
 def _serving(method):
-    """Runs a servicer method's blocking body on the worker pool; a ServingError becomes its gRPC status."""
+    """Runs a servicer method's blocking body on the worker pool; a ServingError becomes its gRPC status.
+
+    Anything else is a bug of the server: logged with its traceback, answered INTERNAL without
+    its text (which may name server-side paths), where grpc would answer UNKNOWN with it.
+    """
 
     @functools.wraps(method)
     async def handler(self, request, context):
@@ -43,6 +50,9 @@ def _serving(method):
             return await method(self, request)
         except ServingError as error:
             await context.abort(error.code, error.message)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("gRPC %s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
 
     return handler
 
@@ -64,24 +74,25 @@ class PredictionServicer(_Servicer, prediction_service_pb2_grpc.PredictionServic
 
     @_serving
     async def GetModelMetadata(self, request):
-        return await self.run(self.service.metadata, request.model_spec, request.metadata_field)
+        return await self.run(self.service.metadata, model_spec_of(request), request.metadata_field)
 
-    async def Classify(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "Classify is not served: colornet models have no classify signature")
+    @_serving
+    async def Classify(self, request):
+        await self.run(self.service.refuse_inference, "Classify", model_spec_of(request))
 
-    async def Regress(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "Regress is not served: colornet models have no regress signature")
+    @_serving
+    async def Regress(self, request):
+        await self.run(self.service.refuse_inference, "Regress", model_spec_of(request))
 
-    async def MultiInference(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served")
+    @_serving
+    async def MultiInference(self, request):
+        await self.run(self.service.refuse_multi_inference, request)
 
 
 class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
     @_serving
     async def GetModelStatus(self, request):
-        return await self.run(self.service.status, request.model_spec)
+        return await self.run(self.service.status, model_spec_of(request))
 
     async def HandleReloadConfigRequest(self, request, context):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED,
@@ -89,11 +100,15 @@ class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
 
 
 class _RequestDeadline(grpc.aio.ServerInterceptor):
-    """Every unary call must deliver its request message within ``seconds`` of its start.
+    """Every unary call must deliver its request message within ``seconds`` of its start, and the
+    message must parse.
 
     gRPC waits for a unary request without limit: a client that opens calls and never sends their
     message would hold them, and the concurrent-call slots, forever. Each unary method is served as
     a stream-unary one (the same bytes on the wire) that reads its one message under a timeout.
+    It reads the message's bytes and parses them itself: bytes that are no such message (garbage,
+    truncated, a string field that is not UTF-8, nesting past protobuf's limit) are INVALID_ARGUMENT,
+    as TF Serving answers, where grpc's own parsing would answer UNKNOWN and log a traceback.
     """
 
     def __init__(self, seconds):
@@ -103,20 +118,26 @@ class _RequestDeadline(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming or handler.response_streaming:
             return handler
-        unary, seconds = handler.unary_unary, self.seconds
+        unary, parse, seconds = handler.unary_unary, handler.request_deserializer, self.seconds
 
         async def read_then_answer(request_iterator, context):
             try:
-                request = await asyncio.wait_for(request_iterator.__aiter__().__anext__(), seconds)
+                data = await asyncio.wait_for(request_iterator.__aiter__().__anext__(), seconds)
             except asyncio.TimeoutError:
                 await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
                                     f"the request message did not arrive within {seconds:g} s")
             except StopAsyncIteration:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
+            try:
+                request = parse(data)
+            except DecodeError as error:
+                log.debug("%s: unparseable request of %d bytes: %s", handler_call_details.method, len(data), error)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"the request message ({len(data)} bytes) does not parse as the method's "
+                                    f"request type")
             return await unary(request, context)
 
-        return grpc.stream_unary_rpc_method_handler(read_then_answer, request_deserializer=handler.request_deserializer,
-                                                    response_serializer=handler.response_serializer)
+        return grpc.stream_unary_rpc_method_handler(read_then_answer, response_serializer=handler.response_serializer)
 
 
 def _address(host, port):

@@ -69,6 +69,17 @@ def strings(proto, name="tensor", count=None):
     return values + [values[-1] if values else b""] * missing if missing > 0 else values
 
 
+def typed_field(data_type):
+    """The TensorProto field holding a ``data_type`` tensor's values without ``tensor_content`` ("float_val"
+    for DT_FLOAT, "string_val" for DT_STRING): where TF Serving's Predict writes them (``service.py``)."""
+    name = _type_name(data_type)
+    if data_type == DT_STRING:
+        return "string_val"
+    if name not in _TYPES:
+        raise ValueError(f"no value field for {name} (supported: {sorted(_TYPES)} and DT_STRING)")
+    return _TYPES[name][1]
+
+
 def _type_name(number):
     return wire.DataType.Name(number) if number in wire.DataType.values() else f"data type {number}"
 

@@ -222,8 +222,8 @@ PREDICT = "/v1/models/colornet:predict"
     (PREDICT, b'{"instances":[1' + b"0" * 5000 + b"]}", 400, "JSON Parse error"),
     (PREDICT, b"\xff\xfe not utf-8", 400, "JSON Parse error"),
     ("/v1/models/colornet/versions/99999999999999999999999:predict", b"{}", 400, "Failed to convert version"),
-    ("/v1/models/colornet/versions/7:predict", b'{"instances":["x"]}', 404, "version 7"),
-    ("/v1/models/other:predict", b'{"instances":["x"]}', 404, "not served here"),
+    ("/v1/models/colornet/versions/7:predict", b'{"instances":["x"]}', 404, "Specific(colornet, 7)"),
+    ("/v1/models/other:predict", b'{"instances":["x"]}', 404, "Servable not found for request: Latest(other)"),
     ("/v1/models/colornet/labels/nope:predict", b'{"instances":["x"]}', 400, "Unrecognized servable version label"),
     ("/elsewhere", b"", 404, "no such resource"),
 ])

@@ -121,7 +121,7 @@ def test_errors_answer_tf_servings_status_and_json(rest_url):
     assert _call(rest_url.replace("colornet", "other"))[0] == 404
     assert _call(f"{rest_url}:predict", [1, 2])[0] == 400
     assert _call(f"{rest_url}:predict", {"instances": [_b64(jpeg_bytes())], "signature_name": "nope"})[0] == 400
-    assert _call(f"{rest_url}:classify", {"examples": []})[0] == 501
+    assert _call(f"{rest_url}:classify", {"examples": []})[0] == 400  # no classify signature, as TF Serving
     assert _call(f"{rest_url}/metadata", b"{}")[1]["error"].startswith("Malformed request: POST")
     assert _call(rest_url.replace("/colornet", ""))[1] == {"error": "Missing model name in request."}
     assert _call(rest_url.replace("/v1/models/colornet", "/nothing"))[0] == 404
