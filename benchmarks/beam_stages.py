@@ -11,8 +11,9 @@ cropped copies beyond its 200), for each N of ``--photos``:
   statisticsgen  TFX's StatisticsGen executor with colornet's stats options
   transform      TFX's Transform executor with ``preprocessing_fn``, per profile (``schemas/config.py``;
                  classifiers randomly initialized: their cost does not depend on their weights)
-  evaluator      TFMA with colornet's eval config on the eval split, per profile, against that
-                 profile's untrained model exported by ``export.export_serving_model``
+  evaluator      TFMA with colornet's eval config on the eval split of the transformed examples (as the
+                 pipeline's Evaluator reads them), per profile, against that profile's untrained model
+                 exported by ``export.export_serving_model``
 
 Per stage: CPU-seconds and wall seconds, bytes written, and from the two sizes the per-photo CPU
 cost (the slope) and the fixed cost of one run (the intercept: start-up, graph tracing). Then the
@@ -112,7 +113,7 @@ def export_model(profile, graph, output_dir):
                                        verify=False)
 
 
-def evaluate(model_dir, raw, output_dir):
+def evaluate(model_dir, examples, output_dir):
     import tensorflow_model_analysis as tfma
 
     import local_training
@@ -130,16 +131,16 @@ def evaluate(model_dir, raw, output_dir):
                     metric.ClearField("threshold")
     tfma.run_model_analysis(
         eval_shared_model=tfma.default_eval_shared_model(eval_saved_model_path=str(model_dir), eval_config=config),
-        eval_config=config, data_location=local_training.split_files([raw], ["eval"])[0], file_format="tfrecords",
+        eval_config=config, data_location=local_training.split_files(examples, ["eval"])[0], file_format="tfrecords",
         output_path=str(output_dir))
 
 
-def eval_photos(raw):
+def eval_photos(examples):
     import tensorflow as tf
 
     import local_training
 
-    files = [path for pattern in local_training.split_files([raw], ["eval"]) for path in tf.io.gfile.glob(pattern)]
+    files = [path for pattern in local_training.split_files(examples, ["eval"]) for path in tf.io.gfile.glob(pattern)]
     return sum(1 for _ in tf.data.TFRecordDataset(files, "GZIP"))
 
 
@@ -217,7 +218,7 @@ def main():
     from colornet.schemas.config import pipeline_config
 
     runs = {}  # stage name -> {photos: figures}
-    raws, graphs = {}, {}
+    raws, graphs, transformed = {}, {}, {}
     for count in args.photos:
         folder = photo_folder(root, count)
         base = os.path.join(root, f"n{count}")
@@ -234,7 +235,7 @@ def main():
         for profile in args.profiles if {"transform", "evaluator"} & set(args.stages) else []:
             settings = pipeline_config(profile, "unused", "unused").model.to_dict()
             out = os.path.join(base, f"transform_{profile}")
-            (graphs[profile, count], _), figures = measured(
+            (graphs[profile, count], transformed[profile, count]), figures = measured(
                 lambda: local_training.transform([raws[count]], out, settings), out)
             figures["bytes"] = folder_bytes(os.path.join(out, "transformed_0"))  # the examples, not the graph
             runs.setdefault(f"transform_{profile}", {})[count] = figures
@@ -245,8 +246,9 @@ def main():
             model_dir = export_model(profile, graphs[profile, args.photos[-1]], os.path.join(root, f"model_{profile}"))
             for count in args.photos:
                 out = os.path.join(root, f"n{count}", f"evaluation_{profile}")
-                _, figures = measured(lambda: evaluate(model_dir, raws[count], out), out)
-                figures["eval_photos"] = eval_photos(raws[count])
+                examples = transformed[profile, count]
+                _, figures = measured(lambda: evaluate(model_dir, examples, out), out)
+                figures["eval_photos"] = eval_photos(examples)
                 runs.setdefault(f"evaluator_{profile}", {})[figures["eval_photos"]] = figures
                 print(f"{count} photos: evaluator {profile} {figures}", flush=True)
 

@@ -125,9 +125,10 @@ def create_pipeline(config, metadata_connection_config=None, last_blessed_uri=No
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
         custom_config=config.trainer_custom_config,
     ).with_id(TRAINER_ID)
-    evaluator_class = tfx.components.Evaluator if last_blessed_uri is None else BaselineOptionalEvaluator
-    evaluator = evaluator_class(
-        examples=example_gen.outputs["examples"],
+    # The Evaluator reads the examples Transform wrote (their eval split), so each photo's Transform graph ran
+    # once, in Transform: the model's decode signature gives the label, its evaluate signature the prediction.
+    evaluator = BaselineOptionalEvaluator(
+        examples=transform.outputs["transformed_examples"],
         model=trainer.outputs["model"],
         baseline_model=blessed_model,
         eval_config=eval_config(config.blessing),
