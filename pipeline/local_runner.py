@@ -63,6 +63,7 @@ def beam_args(config):
 
 
 def _ingested_spans(config, metadata):
+    """{span: its newest Examples artifact id} of the spans this pipeline's ExampleGen ingested."""
     return span_window.ingested_spans(metadata, config.pipeline_name, pipeline_lib.EXAMPLE_GEN_ID)
 
 
@@ -103,8 +104,8 @@ def run(config):
     pipeline = pipeline_lib.create_pipeline(config, metadata)
 
     def execute():
+        ingested_before = _ingested_spans(config, metadata) if config.spans else {}
         if config.spans:
-            ingested_before = _ingested_spans(config, metadata)
             _ingest_new_spans(config, metadata, ingested_before)
         with component_progress():
             tfx.orchestration.LocalDagRunner().run(pipeline)
