@@ -1,7 +1,7 @@
 """CPU-seconds and bytes per photo of each Beam stage, and what a multi-process DirectRunner costs to start.
 
     .venv/bin/python benchmarks/beam_stages.py [--photos 40 300] [--profiles full cpu demo]
-        [--stages examplegen statisticsgen transform evaluator] [--workdir DIR]
+        [--stages examplegen statisticsgen transform evaluator] [--workdir DIR] [--name beam_stages]
 
 Runs the pipeline's own executors in-process (DirectRunner, one worker: every CPU-second is this
 process's) on N photos made from ``shared/data/bsds500/train`` (481x321 JPEGs, with mirrored and
@@ -11,8 +11,9 @@ cropped copies beyond its 200), for each N of ``--photos``:
   statisticsgen  TFX's StatisticsGen executor with colornet's stats options
   transform      TFX's Transform executor with ``preprocessing_fn``, per profile (``schemas/config.py``;
                  classifiers randomly initialized: their cost does not depend on their weights)
-  evaluator      TFMA with colornet's eval config on the eval split, per profile, against that
-                 profile's untrained model exported by ``export.export_serving_model``
+  evaluator      TFMA with colornet's eval config on the eval split of the transformed examples (as the
+                 pipeline's Evaluator reads them), per profile, against that profile's untrained model
+                 exported by ``export.export_serving_model``
 
 Per stage: CPU-seconds and wall seconds, bytes written, and from the two sizes the per-photo CPU
 cost (the slope) and the fixed cost of one run (the intercept: start-up, graph tracing). Then the
@@ -21,7 +22,8 @@ start-up of a multi-process DirectRunner job: ingestion of a one-photo folder wi
 its workers import TensorFlow and TFX before they take work). ``pipeline/local_runner.py`` chooses
 in-process or multi-process from these figures, and the whole of ``bsds500`` (300 photos) is ingested
 both ways, beside the choice ``local_runner`` makes for it. Also ingestion's per-photo work on 12 MP photos
-(downscaled to 1024 px and stored as PNG), the size of a phone or Unsplash photo. Writes ``benchmarks/results/beam_stages.json``.
+(downscaled to 1024 px and stored as PNG), the size of a phone or Unsplash photo. These ingestion figures
+come with the ``examplegen`` stage only. Writes ``benchmarks/results/<--name>.json``.
 """
 import argparse
 import json
@@ -45,6 +47,7 @@ def parse_args():
     parser.add_argument("--profiles", nargs="+", default=["full", "cpu", "demo"], choices=sorted(PROFILES))
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--name", default="beam_stages", help="results file: benchmarks/results/NAME.json")
     return parser.parse_args()
 
 
@@ -110,7 +113,7 @@ def export_model(profile, graph, output_dir):
                                        verify=False)
 
 
-def evaluate(model_dir, raw, output_dir):
+def evaluate(model_dir, examples, output_dir):
     import tensorflow_model_analysis as tfma
 
     import local_training
@@ -128,16 +131,16 @@ def evaluate(model_dir, raw, output_dir):
                     metric.ClearField("threshold")
     tfma.run_model_analysis(
         eval_shared_model=tfma.default_eval_shared_model(eval_saved_model_path=str(model_dir), eval_config=config),
-        eval_config=config, data_location=local_training.split_files([raw], ["eval"])[0], file_format="tfrecords",
+        eval_config=config, data_location=local_training.split_files(examples, ["eval"])[0], file_format="tfrecords",
         output_path=str(output_dir))
 
 
-def eval_photos(raw):
+def eval_photos(examples):
     import tensorflow as tf
 
     import local_training
 
-    files = [path for pattern in local_training.split_files([raw], ["eval"]) for path in tf.io.gfile.glob(pattern)]
+    files = [path for pattern in local_training.split_files(examples, ["eval"]) for path in tf.io.gfile.glob(pattern)]
     return sum(1 for _ in tf.data.TFRecordDataset(files, "GZIP"))
 
 
@@ -215,7 +218,7 @@ def main():
     from colornet.schemas.config import pipeline_config
 
     runs = {}  # stage name -> {photos: figures}
-    raws, graphs = {}, {}
+    raws, graphs, transformed = {}, {}, {}
     for count in args.photos:
         folder = photo_folder(root, count)
         base = os.path.join(root, f"n{count}")
@@ -232,7 +235,7 @@ def main():
         for profile in args.profiles if {"transform", "evaluator"} & set(args.stages) else []:
             settings = pipeline_config(profile, "unused", "unused").model.to_dict()
             out = os.path.join(base, f"transform_{profile}")
-            (graphs[profile, count], _), figures = measured(
+            (graphs[profile, count], transformed[profile, count]), figures = measured(
                 lambda: local_training.transform([raws[count]], out, settings), out)
             figures["bytes"] = folder_bytes(os.path.join(out, "transformed_0"))  # the examples, not the graph
             runs.setdefault(f"transform_{profile}", {})[count] = figures
@@ -243,8 +246,9 @@ def main():
             model_dir = export_model(profile, graphs[profile, args.photos[-1]], os.path.join(root, f"model_{profile}"))
             for count in args.photos:
                 out = os.path.join(root, f"n{count}", f"evaluation_{profile}")
-                _, figures = measured(lambda: evaluate(model_dir, raws[count], out), out)
-                figures["eval_photos"] = eval_photos(raws[count])
+                examples = transformed[profile, count]
+                _, figures = measured(lambda: evaluate(model_dir, examples, out), out)
+                figures["eval_photos"] = eval_photos(examples)
                 runs.setdefault(f"evaluator_{profile}", {})[figures["eval_photos"]] = figures
                 print(f"{count} photos: evaluator {profile} {figures}", flush=True)
 
@@ -253,14 +257,15 @@ def main():
     for name, figures in stages.items():
         print(f"{name:28s} {figures['cpu_seconds_per_photo']:12.4f} {figures['fixed_cpu_seconds']:12.1f} "
               f"{figures['bytes_per_photo'] / 1024:10.1f}")
-    large = large_photo_ingestion()
-    startup = startup_seconds(root)
-    whole_folder = folder_ingestion(root)
-    print(f"multi-process DirectRunner start-up: {startup['multi_process_startup_seconds']:.1f} s per Beam job")
-    path = common.write_json("beam_stages", {
+    ingestion = {}
+    if "examplegen" in args.stages:  # ingestion's own figures: not needed to measure the other stages
+        ingestion = {"large_photo_ingestion": large_photo_ingestion(), "startup": startup_seconds(root),
+                     "bsds500_ingestion": folder_ingestion(root)}
+        print(f"multi-process DirectRunner start-up: {ingestion['startup']['multi_process_startup_seconds']:.1f} s "
+              "per Beam job")
+    path = common.write_json(args.name, {
         **common.machine(), "photos": args.photos, "source": "bsds500/train (481x321 JPEG)", "stages": stages,
-        "large_photo_ingestion": large, "startup": startup,
-        "bsds500_ingestion": whole_folder, "loadavg_end": os.getloadavg()})
+        **ingestion, "loadavg_end": os.getloadavg()})
     print(f"results: {path}")
     return 0
 

@@ -77,19 +77,17 @@ def _run(args):
     if problem := _refused(args):
         print(problem)
         return 2
-    return _run_locally(config_from_args(args, args.images))
+    return _run_locally(config_from_args(args, args.images, metadata=args.metadata))
 
 
 def _retrain(args):
     if problem := _refused(args):
         print(problem)
         return 2
-    found = spans.span_numbers(args.images)
-    if not found:
+    if not spans.span_numbers(args.images):
         print(f"No span folders (span-1/, span-2/, ...) under {args.images}: add photos with `colornet add-images`.")
         return 2
-    print(f"Retraining on spans {found[-args.rolling_spans:]} of {args.images}")
-    config = config_from_args(args, args.images, spans=True, rolling_spans=args.rolling_spans)
+    config = config_from_args(args, args.images, spans=True, rolling_spans=args.rolling_spans, metadata=args.metadata)
     return _run_locally(config)
 
 
@@ -143,18 +141,28 @@ def _beam_cluster(args):
     return beam_cluster.serve(args.job_port, args.worker_port, args.workers)
 
 
+def _add_metadata_flag(parser):
+    parser.add_argument("--metadata", default="",
+                        help="the local SQLite ML Metadata file (default: metadata.sqlite in --workdir, or for a "
+                             "remote workdir such as gs://... in ~/.cache/colornet/workdirs/ under the workdir's name)")
+
+
 def register(subparsers):
     run = subparsers.add_parser("run", help="run the TFX pipeline on a folder of photos")
     run.add_argument("--images", required=True, help="folder of photos (nested folders are read)")
     run.add_argument("--runner", choices=("local", "beam"), default="local", help=_RUNNER_HELP)
+    _add_metadata_flag(run)
     add_pipeline_flags(run)
     run.set_defaults(func=_run)
 
     retrain = subparsers.add_parser(
-        "retrain", help="train on the newest span folders, warm-started from the last blessed model")
+        "retrain", help="ingest every new span folder, train on the last ones, warm-started from the last blessed model")
     retrain.add_argument("--images", required=True, help="folder holding span-1/, span-2/, ...")
-    retrain.add_argument("--rolling-spans", type=int, default=3, help="how many recent spans to train on")
+    retrain.add_argument("--rolling-spans", type=int, default=3,
+                         help="train on the last N spans ingested (every span not ingested yet is ingested first, "
+                              "oldest first; default: %(default)s)")
     retrain.add_argument("--runner", choices=("local", "beam"), default="local", help=_RUNNER_HELP)
+    _add_metadata_flag(retrain)
     add_pipeline_flags(retrain)
     retrain.set_defaults(func=_retrain)
 

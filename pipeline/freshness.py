@@ -44,7 +44,7 @@ def run_fingerprint(config):
 
 
 def _record_path(config):
-    return os.path.join(config.workdir, RECORD_FILE)
+    return os.path.join(config.local_state_dir, RECORD_FILE)
 
 
 def _load_record(config):
@@ -58,10 +58,12 @@ def _load_record(config):
 def run_unless_unchanged(config, execute):
     """Calls ``execute()`` unless caching is on and photos and config match the last success.
 
-    ``execute`` returns a line saying how the run ended (the Evaluator's verdict); it is kept with
-    the fingerprint and repeated when a rerun is skipped, so a rerun after a refused model says why
-    nothing happens. Returns whether it ran. The fingerprint is taken before the run, so photos that
-    arrive while it runs still count as new next time. Remote photo folders (gs://...) are always run.
+    ``execute`` returns what to record about the run: ``outcome``, a line saying how it ended (the
+    Evaluator's verdict), and anything else worth keeping (a retrain's spans). The record is kept
+    with the fingerprint in ``local_state_dir`` and its outcome repeated when a rerun is skipped, so
+    a rerun after a refused model says why nothing happens. Returns whether it ran. The fingerprint
+    is taken before the run, so photos that arrive while it runs still count as new next time.
+    Remote photo folders (gs://...) are always run.
     """
     if not os.path.isdir(config.images_dir):
         execute()
@@ -73,7 +75,7 @@ def run_unless_unchanged(config, execute):
         print(f"No new photos and no config change since the last successful run in {config.workdir}, so nothing "
               f"to do; --no-cache runs it again.{outcome}", flush=True)
         return False
-    outcome = execute()
+    run_record = execute()
     with open(_record_path(config), "w") as record_file:
-        json.dump({**fingerprint, "outcome": outcome}, record_file)
+        json.dump({**fingerprint, **run_record}, record_file)
     return True

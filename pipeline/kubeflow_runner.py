@@ -105,8 +105,8 @@ def _trainer_resources(settings):
 
 def _check_config(config, settings):
     if config.rolling_spans > 1:
-        raise ConfigError("Kubeflow cannot compile a rolling span window (TFX's Kubeflow V2 compiler has no "
-                          "SpanRangeStrategy); use rolling_spans=1: the newest span with warm start")
+        raise ConfigError("Kubeflow cannot compile a rolling span window (TFX's Kubeflow V2 compiler runs no "
+                          "custom resolver strategy); use rolling_spans=1: the newest span with warm start")
     if config.spans and settings.target == "kfp":
         raise ConfigError(
             "--spans cannot run on open-source Kubeflow: it never runs ExampleGen's driver, which resolves "

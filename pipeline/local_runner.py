@@ -20,7 +20,9 @@ import os
 from tfx import v1 as tfx
 
 from ..components.evaluation.evaluator import latest_verdict
-from . import disk_space
+from ..components.ingestion import spans
+from ..components.ingestion.listing import is_remote
+from . import disk_space, span_window
 from . import pipeline as pipeline_lib
 from .beam_options import uses_direct_runner
 from .freshness import run_unless_unchanged, visible_files
@@ -42,7 +44,7 @@ MULTIPROCESS_MIN_PHOTOS = {None: 15_000, "mobilenet_v2": 3_000, "efficientnet_li
 def count_files(images_dir, limit):
     """Files under ``images_dir`` (hidden entries skipped), counting no further than ``limit``;
     None for a remote folder (``gs://...``), where listing is not cheap."""
-    if "://" in str(images_dir):
+    if is_remote(str(images_dir)):
         return None
     return sum(1 for _ in itertools.islice(visible_files(images_dir), limit))
 
@@ -61,24 +63,56 @@ def beam_args(config):
     return (MULTI_PROCESS_BEAM_ARGS if multi else IN_PROCESS_BEAM_ARGS) + user_args
 
 
+def _ingested_spans(config, metadata):
+    """{span: its newest Examples artifact id} of the spans this pipeline's ExampleGen ingested."""
+    return span_window.ingested_spans(metadata, config.pipeline_name, pipeline_lib.EXAMPLE_GEN_ID)
+
+
+def _ingest_new_spans(config, metadata, ingested):
+    """Ingests the span folders not in ``ingested`` (ML Metadata's), except the newest (the pipeline
+    run ingests it), oldest first, one ingestion-only run each."""
+    span_plan = span_window.plan(spans.span_numbers(config.images_dir), ingested, config.rolling_spans)
+    print(span_plan.line(), flush=True)
+    for span in span_plan.before_run:
+        print(f"Ingesting span {span}", flush=True)
+        with component_progress():
+            tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_span_ingestion_pipeline(config, span, metadata))
+
+
+def _span_record(config, metadata, ingested_before):
+    """The spans this run ingested and the spans its model was trained on, as ML Metadata has them."""
+    ingested = _ingested_spans(config, metadata)
+    trained = span_window.trained_spans(metadata, config.pipeline_name, pipeline_lib.TRANSFORM_ID)
+    print(f"Trained on spans {trained}", flush=True)
+    return {"ingested_spans": sorted(span for span, artifact in ingested.items()
+                                     if ingested_before.get(span) != artifact),
+            "trained_spans": trained}
+
+
 def run(config):
     """Runs the whole pipeline once (unless nothing changed: see ``freshness``); returns whether it ran.
 
-    ``LocalDagRunner`` orchestrates here; metadata is SQLite under the workdir.
+    ``LocalDagRunner`` orchestrates here; metadata is SQLite in ``config.metadata_path`` (a local
+    file, for a remote workdir too). With span folders, every span not ingested yet is ingested
+    first (``span_window``), and the run's record names the spans ingested and trained on.
     """
-    os.makedirs(config.workdir, exist_ok=True)
-    disk_space.warn_if_low(config.workdir)
+    os.makedirs(config.local_state_dir, exist_ok=True)
+    if not is_remote(config.workdir):
+        disk_space.warn_if_low(config.workdir)
     config = dataclasses.replace(config, beam_args=beam_args(config))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     logging.info("Running pipeline %s under %s (metadata: %s)", config.pipeline_name, config.workdir, config.metadata_path)
     pipeline = pipeline_lib.create_pipeline(config, metadata)
 
     def execute():
+        ingested_before = _ingested_spans(config, metadata) if config.spans else {}
+        if config.spans:
+            _ingest_new_spans(config, metadata, ingested_before)
         with component_progress():
             tfx.orchestration.LocalDagRunner().run(pipeline)
         verdict = latest_verdict(config.pipeline_root)
         outcome = verdict.line() if verdict else "no Evaluator verdict (the run stopped before the Evaluator)"
         print(outcome, flush=True)
-        return outcome
+        return {"outcome": outcome, **(_span_record(config, metadata, ingested_before) if config.spans else {})}
 
     return run_unless_unchanged(config, execute)

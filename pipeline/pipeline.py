@@ -1,7 +1,7 @@
 """Builds the colornet TFX pipeline from a ``PipelineConfig``; nothing here is runner-specific.
 
 ExampleGen (photos; the newest span) -> StatisticsGen -> ImportSchemaGen (schemas/raw) -> ExampleValidator
--> Transform (RGB -> Lab; the last N spans) -> Trainer (warm start from the last blessed model) -> Evaluator
+-> Transform (RGB -> Lab; the last N spans ingested, see ``span_window``) -> Trainer (warm start from the last blessed model) -> Evaluator
 (beats gray and the best constant color, vivid enough, no regression against the last blessed model)
 -> Pusher (blessed only).
 
@@ -21,8 +21,11 @@ from ..components.evaluation.evaluator import EVALUATOR_ID, eval_config
 from ..components.ingestion.component import PhotoExampleGen, span_input_config, stats_options
 from ..components.pusher.component import AtomicPusher
 from .beam_options import component_beam_args
+from .span_window import LastSpansStrategy
 
+EXAMPLE_GEN_ID = "PhotoExampleGen"
 PUSHER_ID = "Pusher"
+TRANSFORM_ID = "Transform"
 TRAINER_ID = "Trainer"
 
 
@@ -47,30 +50,52 @@ def _last_blessed_model(last_blessed_uri):
     return importer, importer.outputs["result"]
 
 
+def _ingestion_nodes(config, span=None):
+    """ExampleGen (the newest span, or span ``span``), StatisticsGen, ImportSchemaGen, ExampleValidator."""
+    example_gen = PhotoExampleGen(
+        input_base=config.images_dir,
+        input_config=span_input_config() if config.spans else None,
+        range_config=None if span is None else tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)),
+        custom_config=config.ingestion.to_dict(),
+    ).with_id(EXAMPLE_GEN_ID)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], stats_options=stats_options())
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    return example_gen, statistics_gen, schema_gen, example_validator
+
+
+def create_span_ingestion_pipeline(config, span, metadata_connection_config=None):
+    """The pipeline's ingestion and validation nodes alone, on span ``span``: ExampleGen ingests one
+    span per execution, so each span a retrain finds not ingested yet, other than the newest, gets
+    a run of this first (``span_window``). Same pipeline name and node ids as ``create_pipeline``:
+    its Examples are the pipeline's, for the rolling window to find."""
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=list(_ingestion_nodes(config, span)),
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=component_beam_args(config.beam_args),
+    )
+
+
 def create_pipeline(config, metadata_connection_config=None, last_blessed_uri=None):
     """The pipeline graph. Runners add metadata and orchestration.
 
     ``last_blessed_uri``: None finds the last blessed model with a resolver; a URI keeps it there
     instead (see the module docstring). ``config.beam_args`` go to the components' Beam jobs only.
     """
-    example_gen = PhotoExampleGen(
-        input_base=config.images_dir,
-        input_config=span_input_config() if config.spans else None,
-        custom_config=config.ingestion.to_dict(),
-    )
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], stats_options=stats_options())
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    example_gen, statistics_gen, schema_gen, example_validator = _ingestion_nodes(config)
     components = [example_gen, statistics_gen, schema_gen, example_validator]
 
     training_examples = example_gen.outputs["examples"]
     if config.rolling_spans > 1:
         window = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.SpanRangeStrategy,
-            config={"range_config": tfx.proto.RangeConfig(
-                rolling_range=tfx.proto.RollingRange(num_spans=config.rolling_spans))},
+            strategy_class=LastSpansStrategy,
+            config={"num_spans": config.rolling_spans},
             examples=tfx.dsl.Channel(
                 type=tfx.types.standard_artifacts.Examples, producer_component_id=example_gen.id),
         ).with_id("rolling_span_resolver")
@@ -83,7 +108,7 @@ def create_pipeline(config, metadata_connection_config=None, last_blessed_uri=No
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="colornet.components.model.transform.preprocessing_fn",
         custom_config=config.model.to_dict(),
-    )
+    ).with_id(TRANSFORM_ID)
     components.append(transform)
 
     # The last blessed model is both the Trainer's warm start and the Evaluator's baseline.
@@ -100,9 +125,10 @@ def create_pipeline(config, metadata_connection_config=None, last_blessed_uri=No
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
         custom_config=config.trainer_custom_config,
     ).with_id(TRAINER_ID)
-    evaluator_class = tfx.components.Evaluator if last_blessed_uri is None else BaselineOptionalEvaluator
-    evaluator = evaluator_class(
-        examples=example_gen.outputs["examples"],
+    # The Evaluator reads the examples Transform wrote (their eval split), so each photo's Transform graph ran
+    # once, in Transform: the model's decode signature gives the label, its evaluate signature the prediction.
+    evaluator = BaselineOptionalEvaluator(
+        examples=transform.outputs["transformed_examples"],
         model=trainer.outputs["model"],
         baseline_model=blessed_model,
         eval_config=eval_config(config.blessing),

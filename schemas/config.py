@@ -21,7 +21,9 @@ with ``from_dict``: the same validation on the machine that runs the stage.
 """
 import argparse
 import dataclasses
+import hashlib
 import os
+import re
 import typing
 from typing import Any, Mapping, Optional
 
@@ -225,7 +227,8 @@ class PipelineConfig:
     eval_steps: int = 4
     warm_start: bool = True
     # Continuous retraining: photos arrive in span folders (<images_dir>/span-1/, span-2/, ...);
-    # ExampleGen ingests the newest span and Transform/Trainer see the last ``rolling_spans``.
+    # ExampleGen ingests the newest span (the local runner ingests older new ones first:
+    # pipeline/span_window.py) and Transform/Trainer see the last ``rolling_spans`` ingested.
     spans: bool = False
     rolling_spans: int = 1
     # The curated raw schema, as the machines running the components see it (for Kubeflow: a path
@@ -233,6 +236,8 @@ class PipelineConfig:
     schema_file: str = str(RAW_SCHEMA_PATH)
     beam_args: list = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+    # The local runner's SQLite ML Metadata file; empty: ``metadata.sqlite`` in ``local_state_dir``.
+    metadata: str = ""
 
     def __post_init__(self):
         for name, section in SECTIONS.items():
@@ -245,14 +250,28 @@ class PipelineConfig:
             raise ConfigError(f"rolling_spans must be >= 1, got {self.rolling_spans}")
         if self.rolling_spans > 1 and not self.spans:
             raise ConfigError("rolling_spans > 1 needs span folders (spans=True)")
+        if "://" in self.metadata:
+            raise ConfigError(f"metadata must be a local file (SQLite opens no remote file), got {self.metadata}")
 
     @property
     def pipeline_root(self):
         return os.path.join(self.workdir, "tfx")
 
     @property
+    def local_state_dir(self):
+        """Where the local runner keeps ML Metadata and the last run's record: the workdir, or for a
+        remote workdir (gs://...) a local cache folder named after it. SQLite opens local files only,
+        and a path such as gs://b/w used as a local one would create a folder named "gs:"."""
+        if "://" not in self.workdir:
+            return self.workdir
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        digest = hashlib.sha256(self.workdir.encode()).hexdigest()[:8]  # gs://b/w_x and gs://b/w/x differ
+        return os.path.join(cache, "colornet", "workdirs", f"{re.sub(r'[^A-Za-z0-9.-]+', '_', self.workdir)}-{digest}")
+
+    @property
     def metadata_path(self):
-        return os.path.join(self.workdir, "metadata.sqlite")
+        """The local runner's SQLite ML Metadata file (``--metadata``)."""
+        return os.path.abspath(self.metadata) if self.metadata else os.path.join(self.local_state_dir, "metadata.sqlite")
 
     @property
     def serving_dir(self):

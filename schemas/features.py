@@ -22,7 +22,7 @@ Transformed examples (written by Transform, read by the Trainer; compact, see co
   lab_png        bytes  PNG at the model's size: L * 255/100, a + 128, b + 128 as uint8
   embedding_f16  int64  the classifier's 1000-way output as float16 bit patterns (models that fuse the classifier)
 
-Decoded features (example_codec.decode: what the models, the Evaluator's ``transform_features`` and metrics see):
+Decoded features (example_codec.decode: what the models, the Evaluator's ``decode_transformed`` and metrics see):
   L       float  lightness at the model's size, scaled to [-1, 1], shape [size, size, 1] flattened
   ab      float  chroma at the model's size, divided by 128, shape [size, size, 2] flattened
   embedding float the classifier's 1000-way output for the photo (models that fuse the classifier)

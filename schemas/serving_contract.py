@@ -19,9 +19,9 @@ signature            inputs                                outputs
 ``colorize_ab``      ``images`` as above                   ``ab``: float32 [batch, size, size, 2],
                                                            predicted ab in Lab units (0 for a photo in
                                                            ``errors``); ``errors`` as above
-``transform_features`` ``examples``: string [batch],       the Transform graph's features (``L``,
-                     serialized raw tf.Examples            ``ab``, ``embedding``; ``schemas/features``)
-``evaluate``         ``examples`` as above                 ``lab``: float32 [batch, size*size*3], per
+``decode_transformed`` ``examples``: string [batch],       the decoded features (``L``, ``ab``,
+                     serialized transformed tf.Examples    ``embedding``; ``schemas/features``)
+``evaluate_transformed`` ``examples`` as above             ``lab``: float32 [batch, size*size*3], per
                                                            pixel the model's L and its ab / 128
 ==================== ===================================== =========================================
 
@@ -32,7 +32,8 @@ The PNG output's name ends in ``_bytes`` because TF Serving's REST API base64-en
 output (``{"b64": ...}``) only when its name ends in ``_bytes``; any other string output is
 written raw into the JSON, which PNG bytes would make invalid. ``errors`` is text.
 
-``transform_features`` and ``evaluate`` are the pair the TFX Evaluator (TFMA) calls.
+``decode_transformed`` and ``evaluate_transformed`` are the pair the TFX Evaluator (TFMA) calls, on
+the transformed tf.Examples Transform wrote.
 
 Versions: ``<base>/<integer version>/saved_model.pb`` (TF Serving's file-system source); the
 largest integer is the newest. A version folder counts only once ``saved_model.pb`` exists, and
@@ -45,11 +46,13 @@ MODEL_NAME = "colornet"
 
 SERVING_SIGNATURE = "serving_default"
 COLORIZE_AB_SIGNATURE = "colorize_ab"
-TRANSFORM_SIGNATURE = "transform_features"
-EVALUATE_SIGNATURE = "evaluate"
+# The pair TFMA calls, on serialized transformed tf.Examples (Transform's output). Named apart from the
+# former pair on raw examples (transform_features / evaluate), so a model exported before can be told apart.
+TRANSFORM_SIGNATURE = "decode_transformed"
+EVALUATE_SIGNATURE = "evaluate_transformed"
 
 IMAGES_INPUT = "images"       # string [batch]: encoded photos, any size
-EXAMPLES_INPUT = "examples"   # string [batch]: serialized raw tf.Examples
+EXAMPLES_INPUT = "examples"   # string [batch]: serialized transformed tf.Examples (lab_png, embedding_f16)
 COLORIZED_OUTPUT = "colorized_bytes"  # string [batch]: PNG bytes at each photo's own size ("" if in errors)
 ERRORS_OUTPUT = "errors"      # string [batch]: "" or why that photo was not colorized
 AB_OUTPUT = "ab"              # float32 [batch, size, size, 2]: ab in Lab units

@@ -7,7 +7,9 @@ what the Transform component writes: ``transform_fn/``, ``transformed_metadata/`
 ``metadata/``. ``encode`` and ``raw_example`` make photos and serialized raw tf.Examples.
 
 ``exported_model`` exports a tiny model through ``components.export`` once per test session
-(tracing the Transform layer into four signatures takes ~20 s), for every test module.
+(tracing the Transform layer into four signatures takes ~20 s), for every test module; its
+Transform graph is ``transform_graph_dir(base_dir)``, and ``transformed_examples`` makes the
+transformed tf.Examples the Evaluator reads.
 ``run_pusher`` runs colornet's Pusher executor on a Model artifact folder.
 """
 import functools
@@ -60,14 +62,28 @@ def raw_instance(encoded):
 
 def raw_example(encoded):
     """The serialized tf.Example of ``raw_instance(encoded)``."""
-    def feature(values):
-        if isinstance(values[0], bytes):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
     instance = raw_instance(encoded)
     return tf.train.Example(features=tf.train.Features(
-        feature={name: feature(values) for name, values in instance.items()})).SerializeToString()
+        feature={name: _feature(values) for name, values in instance.items()})).SerializeToString()
+
+
+def _feature(values):
+    values = list(values)
+    if isinstance(values[0], bytes):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def transformed_examples(transform_graph_dir, encoded_photos):
+    """Serialized transformed tf.Examples of ``encoded_photos``, as the Transform component writes them
+    (what the Evaluator reads): the Transform graph at ``transform_graph_dir`` run on their raw examples."""
+    tft_output = tft.TFTransformOutput(str(transform_graph_dir))
+    raw = tf.io.parse_example(tf.constant([raw_example(encoded) for encoded in encoded_photos]),
+                              tft_output.raw_feature_spec())
+    stored = {name: tensor.numpy() for name, tensor in tft_output.transform_features_layer()(raw).items()}
+    return [tf.train.Example(features=tf.train.Features(feature={
+        name: _feature(np.reshape(values[index], [-1]).tolist()) for name, values in stored.items()})).SerializeToString()
+        for index in range(len(encoded_photos))]
 
 
 def write_transform_output(out_dir, encoded_photos, model_settings=None):
@@ -108,13 +124,17 @@ def training_photos(shared_data):
     return [encode(photo, "JPEG") for photo in sample_photos(shared_data, [(48, 40), (40, 56)])]
 
 
+def transform_graph_dir(base_dir):
+    """Where ``exported_model(base_dir, ...)`` writes the Transform graph it exports."""
+    return pathlib.Path(base_dir) / "transform_graph"
+
+
 @functools.lru_cache(maxsize=None)
 def exported_model(base_dir, shared_data):
     """Exports ``tiny_model()`` with ``export.export_serving_model`` where a Trainer would (the Model
     artifact ``<base_dir>/model`` holds ``Format-Serving/``); returns the SavedModel's path."""
-    base_dir = pathlib.Path(base_dir)
-    tft_output = write_transform_output(base_dir / "transform_graph", training_photos(shared_data))
-    export_dir = base_dir / "model" / "Format-Serving"
+    tft_output = write_transform_output(transform_graph_dir(base_dir), training_photos(shared_data))
+    export_dir = pathlib.Path(base_dir) / "model" / "Format-Serving"
     return pathlib.Path(export.export_serving_model(tiny_model(), tft_output, SIZE, str(export_dir)))
 
 

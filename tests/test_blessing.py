@@ -14,15 +14,14 @@ from colornet.schemas.config import BlessingConfig
 from colornet.schemas import features, serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
 from conftest import write_small_photos
-from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
+from export_fixtures import SIZE, encode, exported_model, sample_photos, transform_graph_dir, transformed_examples
 
 EVAL_SIZES = [(40, 48), (64, 40), (33, 57), (50, 50), (80, 60)]
 
 
-def _numpy_metrics(loaded, encoded):
+def _numpy_metrics(loaded, examples, encoded):
     """ab-MSE, its ratio to gray and mean PSNR, from the signatures' tensors, with numpy and skimage."""
-    examples = tf.constant([raw_example(image) for image in encoded])
-    transformed = loaded.signatures["transform_features"](examples=examples)
+    transformed = loaded.signatures[contract.TRANSFORM_SIGNATURE](examples=tf.constant(examples))
     lightness = (transformed[features.L].numpy().reshape(-1, SIZE, SIZE, 1) + 1.0) * 50.0
     ab_true = transformed[features.AB].numpy().reshape(-1, SIZE, SIZE, 2) * 128.0
     ab_pred = loaded.signatures["colorize_ab"](images=tf.constant(encoded))[contract.AB_OUTPUT].numpy()
@@ -44,10 +43,11 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
     export_dir = exported_model(tmp_path_factory.getbasetemp() / "export", shared_data)
     encoded = [encode(photo, "JPEG" if index % 2 else "PNG")
                for index, photo in enumerate(sample_photos(shared_data, EVAL_SIZES))]
-    data = tmp_path / "eval.tfrecord"
+    examples = transformed_examples(transform_graph_dir(tmp_path_factory.getbasetemp() / "export"), encoded)
+    data = tmp_path / "eval.tfrecord"  # what the Evaluator reads: the examples Transform wrote
     with tf.io.TFRecordWriter(str(data)) as writer:
-        for image in encoded:
-            writer.write(raw_example(image))
+        for example in examples:
+            writer.write(example)
 
     config = evaluation.eval_config()
     result = tfma.run_model_analysis(
@@ -56,7 +56,7 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
         eval_config=config, data_location=str(data), output_path=str(tmp_path / "tfma"))
     ((_, sliced),) = result.slicing_metrics
     measured = {name: value["doubleValue"] for name, value in sliced[""][""].items()}
-    expected = _numpy_metrics(tf.saved_model.load(str(export_dir)), encoded)
+    expected = _numpy_metrics(tf.saved_model.load(str(export_dir)), examples, encoded)
 
     assert measured["example_count"] == len(encoded)
     assert {metric().name for metric in metrics.STREAMING_METRICS} <= set(measured)

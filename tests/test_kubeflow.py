@@ -168,7 +168,8 @@ def test_vertex_job_keeps_the_resolver_and_the_accelerator_type(vertex_job):
     assert trainer["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "2"}
     assert _executor(spec, "Transform")["container"]["image"] == CPU_IMAGE
     assert "accelerator" not in _executor(spec, "Transform")["container"].get("resources", {})
-    assert _executor_class(spec, "Evaluator") == "tfx.components.evaluator.executor.Executor"
+    assert _executor_class(spec, "Evaluator") == (
+        "colornet.components.evaluation.component.BaselineOptionalEvaluatorExecutor")
 
 
 def test_vertex_without_gpu_requests_none(tmp_path):

@@ -1,8 +1,10 @@
 """The local runner's Beam settings: in-process for few photos, one worker per core from the
-model's threshold on, and whatever the user passes wins."""
+model's threshold on, and whatever the user passes wins. Where it keeps ML Metadata for a
+remote workdir."""
 import pytest
 
-from colornet.pipeline import local_runner
+from colornet.pipeline import cli, local_runner
+from colornet.pipeline.freshness import RECORD_FILE
 from colornet.schemas.config import pipeline_config
 
 
@@ -64,3 +66,43 @@ def test_other_user_flags_follow_the_choice(tmp_path):
 def test_another_runners_options_are_left_alone(tmp_path):
     portable = ["--runner=PortableRunner", "--job_endpoint=127.0.0.1:8099"]
     assert local_runner.beam_args(_config(_folder(tmp_path, 2), beam_args=portable)) == portable
+
+
+class _RecordingRunner:
+    """Stands in for LocalDagRunner, which would go on to write the artifacts to gs:// (not reachable
+    here): what is under test is what the local runner does on this machine before and after."""
+
+    pipelines = []
+
+    def run(self, pipeline):
+        self.pipelines.append(pipeline)
+
+
+@pytest.mark.parametrize("metadata_flag", [[], ["--metadata", "state/m.sqlite"]])
+def test_a_remote_workdir_keeps_metadata_local_and_makes_no_gs_folder(tiny_photos, tmp_path, monkeypatch, capsys,
+                                                                      metadata_flag):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(local_runner.tfx.orchestration, "LocalDagRunner", _RecordingRunner)
+    _RecordingRunner.pipelines.clear()
+    assert cli.main(["run", "--images", str(tiny_photos[0].parent), "--workdir", "gs://bucket/root",
+                     "--profile", "demo", *metadata_flag]) == 0
+
+    (pipeline,) = _RecordingRunner.pipelines
+    state = tmp_path / "cache" / "colornet" / "workdirs"
+    (state_dir,) = state.iterdir()
+    assert state_dir.name.startswith("gs_bucket_root-")
+    expected = tmp_path / "state" / "m.sqlite" if metadata_flag else state_dir / "metadata.sqlite"
+    assert pipeline.metadata_connection_config.sqlite.filename_uri == str(expected)
+    assert pipeline.pipeline_info.pipeline_root == "gs://bucket/root/tfx"
+    assert (state_dir / RECORD_FILE).is_file()  # the rerun check's record
+    assert not [path for path in tmp_path.rglob("gs:*")]
+
+
+def test_remote_metadata_is_refused_in_one_line(tmp_path, capsys):
+    assert cli.main(["run", "--images", str(tmp_path), "--workdir", str(tmp_path / "w"),
+                     "--metadata", "gs://bucket/m.sqlite"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("colornet run: metadata must be a local file (SQLite opens no remote file), "
+                           "got gs://bucket/m.sqlite")
+    assert not (tmp_path / "w").exists()

@@ -1,16 +1,19 @@
 """Continuous retraining for real: spans arrive, the pipeline retrains warm, validates and
 pushes; a running server switches to the new version without a restart; a span that makes
-the model worse than gray is not pushed."""
+the model worse than gray is not pushed; spans that arrive together are all trained on."""
 import io
+import json
 import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 from skimage import color
 
 from colornet.components.ingestion import spans
-from colornet.pipeline import local_runner
+from colornet.pipeline import cli, local_runner
+from colornet.pipeline.freshness import RECORD_FILE
 from colornet.schemas.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
@@ -85,3 +88,29 @@ def test_spans_retrain_push_and_hot_swap(shared_data, tmp_path):
             assert client.metadata()[0] == version_b
     finally:
         server.stop()
+
+
+def test_a_retrain_ingests_and_trains_on_every_new_span(shared_data, tmp_path, capsys):
+    """Two spans arrive before a retrain: both are ingested (ExampleGen takes one span per run) and
+    both are trained on, and the run's record and output say so."""
+    images, workdir = tmp_path / "images", tmp_path / "work"
+    first = _add_span(images, shared_data / "bsds500" / "train", tmp_path, "batch1", duotone)
+    second = _add_span(images, shared_data / "bsds500" / "val", tmp_path, "batch2", duotone)
+    assert (first, second) == (1, 2)
+
+    assert cli.main(["retrain", "--images", str(images), "--workdir", str(workdir), "--rolling-spans", "3",
+                     "--variant", "alpha", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
+                     "--samples", "0", "--seed", "1", "--eval-percent", "33",
+                     "--train-steps", "10", "--eval-steps", "1"]) == 0
+
+    out = capsys.readouterr().out
+    assert "Retrain: ingests spans [1, 2] (not ingested yet), trains on spans [1, 2]" in out
+    assert "Trained on spans [1, 2]" in out
+    record = json.loads((workdir / RECORD_FILE).read_text())
+    assert record["ingested_spans"] == [1, 2] and record["trained_spans"] == [1, 2]
+    # Both spans' photos reached Transform, so the Trainer: its examples hold every photo of both spans.
+    summaries = [json.loads(path.read_text()) for path in
+                 (workdir / "tfx" / "PhotoExampleGen" / "examples").glob("*/ingestion_summary.json")]
+    assert sorted(summary["accepted"] for summary in summaries) == [12, 12]
+    transformed = list((workdir / "tfx" / "Transform" / "transformed_examples").glob("*/*/Split-*/*.gz"))
+    assert sum(1 for path in transformed for _ in tf.data.TFRecordDataset(str(path), "GZIP")) == 24

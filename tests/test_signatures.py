@@ -10,7 +10,7 @@ from skimage import color
 from colornet.components.model import signatures
 from colornet.schemas import features, serving_contract as contract
 from colornet.serving import images
-from export_fixtures import SIZE, encode, exported_model, raw_example, sample_photos
+from export_fixtures import SIZE, encode, exported_model, sample_photos, transform_graph_dir, transformed_examples
 
 # (width, height): tall, wide, odd, tiny and larger than the model's size, in one batch.
 SIZES = [(40, 48), (64, 40), (33, 57), (9, 7), (120, 90), (31, 31)]
@@ -133,14 +133,18 @@ def test_a_bad_photo_in_a_merged_batch_changes_nothing_for_the_others(loaded, ph
     assert [bool(error) for error in result[contract.ERRORS_OUTPUT].numpy()] == [False, True, False, True, False]
 
 
-def test_evaluate_outputs_the_model_input_lightness_beside_predicted_ab(loaded, photos):
-    examples = tf.constant([raw_example(encode(photo, "JPEG")) for photo in photos[:2]])
-    lab = loaded.signatures["evaluate"](examples=examples)[contract.EVAL_OUTPUT].numpy()
-    transformed = loaded.signatures["transform_features"](examples=examples)
+def test_evaluate_reads_transformed_examples_and_predicts_what_serving_does(loaded, photos, tmp_path_factory):
+    """The Evaluator's pair reads the examples Transform wrote (no Transform graph in either): the
+    model's input L beside its predicted ab, the same ab that ``colorize_ab`` predicts from the photo."""
+    encoded = [encode(photo, "JPEG") for photo in photos[:2]]
+    examples = tf.constant(transformed_examples(transform_graph_dir(tmp_path_factory.getbasetemp() / "export"), encoded))
+    lab = loaded.signatures[contract.EVALUATE_SIGNATURE](examples=examples)[contract.EVAL_OUTPUT].numpy()
+    decoded = loaded.signatures[contract.TRANSFORM_SIGNATURE](examples=examples)
     assert lab.shape == (2, SIZE * SIZE * 3)
     lab = lab.reshape(2, SIZE * SIZE, 3)
-    np.testing.assert_allclose(lab[..., 0], transformed[features.L].numpy().reshape(2, -1), atol=1e-6)
-    assert np.abs(lab[..., 1:]).max() <= 1.0
+    np.testing.assert_allclose(lab[..., 0], decoded[features.L].numpy().reshape(2, -1), atol=1e-6)
+    served = loaded.signatures["colorize_ab"](images=tf.constant(encoded))[contract.AB_OUTPUT].numpy()
+    np.testing.assert_allclose(lab[..., 1:] * 128.0, served.reshape(2, SIZE * SIZE, 2), atol=1e-3)
 
 
 @pytest.mark.parametrize("fmt,mode", [("WEBP", "RGB"), ("TIFF", "RGB"), ("JPEG", "CMYK")])

@@ -90,7 +90,7 @@ def test_the_trainer_feeds_the_model_what_serving_computes_from_the_same_photos(
     raw = [record.numpy() for record in tf.data.TFRecordDataset(raw_files, "GZIP")]
     trained = [inputs for inputs, _ in dataset.take(len(raw))]
     # What serving computes from each photo: the exported Transform layer, then the same decode
-    # (signatures.py: ``_predict_lab`` and ``transform_features``).
+    # (signatures.py: ``_predict_lab`` in ``predict_ab``).
     parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
     served = model_lib.model_inputs(example_codec.decode(tft_output.transform_features_layer()(parsed), SIZE),
                                     SIZE, input_names)

@@ -1,9 +1,11 @@
 """The TFX Evaluator's side of colornet: which metrics TFMA computes, when a model is blessed, and
 the one-line verdict a run prints.
 
-TFMA computes every streaming metric of ``metrics.py`` on the ``evaluate`` signature (labels:
-Transform's ``ab``), at the model's working size, over the eval split. A candidate is blessed only
-if all of these hold (``BlessingConfig`` sets the numbers):
+TFMA computes every streaming metric of ``metrics.py`` on the ``evaluate_transformed`` signature
+(labels: the stored ``ab``, from ``decode_transformed``), at the model's working size, over the eval
+split of the examples Transform wrote: each photo's Transform graph (and classifier) ran once, in
+Transform, not twice in the Evaluator. A candidate is blessed only if all of these hold
+(``BlessingConfig`` sets the numbers):
 
 * it beats gray: ab-MSE / gray's ab-MSE below ``max_ab_mse_vs_gray``;
 * it beats the best constant color: ab-MSE / the constant's below ``max_ab_mse_vs_constant``. A
@@ -11,7 +13,9 @@ if all of these hold (``BlessingConfig`` sets the numbers):
   photos' own mean ab, the best any tint can do), so it is refused;
 * it is vivid enough: colorfulness / the originals' at least ``min_colorfulness_ratio`` (0: off);
 * it does not regress: ab-MSE not worse than the last blessed model's, re-measured on the same eval
-  split, by more than ``regression_tolerance`` (TFX skips this when nothing was blessed yet).
+  split, by more than ``regression_tolerance`` (TFX skips this when nothing was blessed yet, and
+  ``component.without_incompatible_baseline`` when the last blessed model cannot read this run's
+  transformed examples).
 
 The constant's ab-MSE is exact in TFMA's single pass (``metrics._ChromaStatistics``); its PSNR and
 SSIM need the constant before the pass, so they are in the offline report and TensorBoard only.

@@ -14,7 +14,7 @@ writes into the transformed tf.Examples and what the Transform graph computes at
   list (2 KB instead of 4 KB; class scores in [0, 1] keep 11 significant bits).
 
 Decoded (``decode``; what the Trainer's input pipeline and every serving signature hand
-``network.model_inputs``, and what the ``transform_features`` signature returns to the Evaluator):
+``network.model_inputs``, and what the ``decode_transformed`` signature returns to the Evaluator):
 ``L`` float32 [batch, size * size] scaled to [-1, 1], ``ab`` float32 [batch, size * size * 2] as
 ab / 128, ``embedding`` float32 [batch, 1000], the shapes and scales models and metrics always had.
 

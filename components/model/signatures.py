@@ -4,10 +4,12 @@
   (PNG bytes at each input's own resolution: ab predicted at the model's size, stretched
   back and joined with the photo's full-resolution L).
 * ``colorize_ab``: ``images`` -> ``ab`` predicted at the model's size, in Lab units.
-* ``transform_features`` / ``evaluate``: serialized raw tf.Examples -> transformed
-  features / per pixel (L scaled, predicted ab / 128) flattened, the pair TFMA needs
-  (penguin pattern): the label is Transform's ``ab``; ``evaluation/evaluator.py`` turns
-  L + ab into RGB for PSNR.
+* ``decode_transformed`` / ``evaluate_transformed``: serialized *transformed* tf.Examples (what
+  the Transform component wrote) -> the decoded features / per pixel (L scaled, predicted
+  ab / 128) flattened, the pair TFMA calls: the label is the stored ``ab``;
+  ``evaluation/evaluator.py`` turns L + ab into RGB for PSNR. Neither runs the Transform graph
+  (TFMA calls both per photo; on raw examples each ran it, the classifier included, so twice
+  per photo): the Evaluator reads what Transform already computed once.
 
 The model's input L comes from the Transform graph (``tft_layer``), so serving runs the
 exact preprocessing the model was trained on.
@@ -98,23 +100,24 @@ def per_photo(images, run, empty):
     return tf.dynamic_stitch([tf.boolean_mask(positions, good), bad_positions], [results, fill]), errors
 
 
-def _predict_lab(model, raw, size):
-    """Raw features -> (the model's input L in [-1, 1], predicted ab / 128), both [batch, size, size, c]."""
-    inputs = network.model_inputs(example_codec.decode(model.tft_layer(raw), size), size, model.input_names)
+def _predict_lab(model, decoded, size):
+    """Decoded features (``example_codec.decode``) -> (the model's input L in [-1, 1], predicted ab / 128),
+    both [batch, size, size, c]."""
+    inputs = network.model_inputs(decoded, size, model.input_names)
     return inputs[features.L], model(inputs, training=False)
 
 
 def build_signatures(model, tft_output, size):
     """Traced signature functions for ``model.save(..., signatures=...)``; attaches the TFT layer."""
     model.tft_layer = tft_output.transform_features_layer()
-    raw_spec = tft_output.raw_feature_spec()
-    image_shape = list(raw_spec[features.IMAGE].shape)  # [] or [1], as the raw schema says
+    image_shape = list(tft_output.raw_feature_spec()[features.IMAGE].shape)  # [] or [1], as the raw schema says
+    transformed_spec = tft_output.transformed_feature_spec()
     images_spec = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)
 
     def predict_ab(checked_images):
         raw = {features.IMAGE: tf.reshape(checked_images, [-1, *image_shape])}
-        return _predict_lab(model, raw, size)[1]
+        return _predict_lab(model, example_codec.decode(model.tft_layer(raw), size), size)[1]
 
     def colorize(checked_images):
         def compose(pair):
@@ -136,18 +139,19 @@ def build_signatures(model, tft_output, size):
         return {contract.AB_OUTPUT: preprocessing.unscale_ab(ab), contract.ERRORS_OUTPUT: errors}
 
     @tf.function(input_signature=[examples_spec])
-    def transform_features(examples):
-        return example_codec.decode(model.tft_layer(tf.io.parse_example(examples, raw_spec)), size)
+    def decode_transformed(examples):
+        """Transformed tf.Examples -> the decoded features: no Transform graph (Transform ran it)."""
+        return example_codec.decode(tf.io.parse_example(examples, transformed_spec), size)
 
     @tf.function(input_signature=[examples_spec])
     def evaluate(examples):
-        lightness, ab = _predict_lab(model, tf.io.parse_example(examples, raw_spec), size)
+        lightness, ab = _predict_lab(model, decode_transformed(examples), size)
         lab_scaled = tf.concat([lightness, ab], axis=-1)
         return {contract.EVAL_OUTPUT: tf.reshape(lab_scaled, [tf.shape(lab_scaled)[0], -1])}
 
     return {
         contract.SERVING_SIGNATURE: serve,
         contract.COLORIZE_AB_SIGNATURE: colorize_ab,
-        contract.TRANSFORM_SIGNATURE: transform_features,
+        contract.TRANSFORM_SIGNATURE: decode_transformed,
         contract.EVALUATE_SIGNATURE: evaluate,
     }
