@@ -12,8 +12,9 @@ Three steps, in the order a request meets them:
    waits, first come first served, until the photos fit in ``max_inflight_pixels`` and a graph-run
    slot is free (``max_concurrent_batches``), or answers UNAVAILABLE after ``queue_timeout_seconds``.
 
-With ``release_memory``, freed heap pages go back to the OS (glibc ``malloc_trim``) whenever the
-server falls idle after decoding at least ``TRIM_AFTER_PIXELS`` pixels.
+Freed heap pages go back to the OS (glibc ``malloc_trim``) whenever the server falls idle after
+holding at least ``TRIM_AFTER_BYTES`` of request payloads, and, with ``release_memory``, after
+decoding at least ``TRIM_AFTER_PIXELS`` pixels.
 """
 import collections
 import contextlib
@@ -33,11 +34,12 @@ from ..schemas import features
 from ..schemas import serving_contract as contract
 from .errors import ServingError
 from .image_headers import HeaderError, read_header
-from .limits import batch_too_large_message
+from .limits import batch_too_large_message, request_too_large_message
 
 log = logging.getLogger(__name__)
 
 TRIM_AFTER_PIXELS = 4_000_000
+TRIM_AFTER_BYTES = 64 * 1024 * 1024
 
 # The TensorProto field that carries each dtype's values when tensor_content is empty, and how many
 # of its entries make one element.
@@ -186,13 +188,14 @@ class Admission:
         self._runs = 0
         self._queue = collections.deque()  # tickets of requests waiting to run, first come first served
         self._pixels_since_trim = 0
-        self._trim = _malloc_trim() if release_memory else None
+        self._bytes_since_trim = 0
+        self._release_memory = release_memory
+        self._trim = _malloc_trim()
 
     def check_request_bytes(self, nbytes):
         if nbytes > self.limits.max_request_bytes:
             raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"request is {nbytes} bytes, over the server's limit of "
-                               f"{self.limits.max_request_bytes} bytes")
+                               request_too_large_message(f"request is {nbytes} bytes", self.limits))
 
     @contextlib.contextmanager
     def payload(self, nbytes):
@@ -209,7 +212,11 @@ class Admission:
         finally:
             with self._lock:
                 self._bytes -= nbytes
+                self._bytes_since_trim += nbytes
+                trim = self._should_trim()
                 self._lock.notify_all()
+            if trim:
+                self._trim(0)
 
     @contextlib.contextmanager
     def running(self, pixels):
@@ -240,10 +247,21 @@ class Admission:
                 self._runs -= 1
                 self._pixels -= pixels
                 self._pixels_since_trim += pixels
-                idle = self._runs == 0
-                trim = self._trim is not None and idle and self._pixels_since_trim >= TRIM_AFTER_PIXELS
-                if trim:
-                    self._pixels_since_trim = 0
+                trim = self._should_trim()
                 self._lock.notify_all()
             if trim:
                 self._trim(0)
+
+    def _should_trim(self):
+        """Whether to give freed heap back now (under the lock): the server fell idle after enough work.
+
+        Payloads count always (a refused message's parse leaves its pages in glibc's arenas,
+        measured: +1.2 GB kept after a 32 MiB one), decoded pixels with ``release_memory``.
+        """
+        if self._trim is None or self._runs or self._bytes:
+            return False
+        due = (self._bytes_since_trim >= TRIM_AFTER_BYTES
+               or (self._release_memory and self._pixels_since_trim >= TRIM_AFTER_PIXELS))
+        if due:
+            self._bytes_since_trim = self._pixels_since_trim = 0
+        return due

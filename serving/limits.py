@@ -51,6 +51,11 @@ def batch_limit_from_message(message):
     return int(match[2]) if match else None
 
 
+def request_too_large_message(what, limits):
+    """The error text for a request over ``max_request_bytes``: ``what`` says how large it is."""
+    return f"{what}, over the server's limit of {limits.max_request_bytes} bytes per request"
+
+
 def _limit(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
 

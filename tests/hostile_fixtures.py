@@ -124,6 +124,42 @@ def predict(channel, tensor, timeout, signature=contract.SERVING_SIGNATURE, name
     return grpc.StatusCode.OK, ""
 
 
+def _varint(number):
+    out = bytearray()
+    while number >= 0x80:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    return bytes(out + bytes([number]))
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def empty_string_entries(count):
+    """``count`` empty ``string_val`` entries of a TensorProto, as wire bytes (2 bytes each): written raw,
+    since building such a proto in Python would cost the client what it costs the server."""
+    return b"\x42\x00" * count
+
+
+def predict_bytes(tensor, raw_tensor_fields=b"", model=contract.MODEL_NAME):
+    """A serialized PredictRequest for ``model`` with ``tensor`` (plus ``raw_tensor_fields``) as its images input."""
+    entry = _field(1, contract.IMAGES_INPUT.encode()) + _field(2, tensor.SerializeToString() + raw_tensor_fields)
+    return _field(1, _field(1, model.encode())) + _field(2, entry)
+
+
+def predict_raw(channel, body, timeout):
+    """(status code, details) of a Predict whose request message is the bytes ``body``."""
+    call = channel.unary_unary("/tensorflow.serving.PredictionService/Predict", request_serializer=bytes,
+                               response_deserializer=bytes)
+    try:
+        call(body, timeout=timeout)
+    except grpc.RpcError as error:
+        return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
 def post(path, body, headers=b""):
     """The raw bytes of a POST of ``body`` that closes the connection after the reply."""
     return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n".encode()

@@ -29,8 +29,8 @@ from colornet.serving.admission import tensor_to_array
 from colornet.serving.errors import ServingError
 from colornet.serving.limits import BYTES_PER_PIXEL, MiB, ServingLimits
 
-from hostile_fixtures import (floats_declaring, gif, http, limit_flags, png, png_header_only, post, predict,
-                              shape, start_server_process, strings)
+from hostile_fixtures import (empty_string_entries, floats_declaring, gif, http, limit_flags, png, png_header_only,
+                              post, predict, predict_bytes, predict_raw, shape, start_server_process, strings)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits(max_image_pixels=12_000_000, max_request_pixels=16_000_000, max_inflight_pixels=16_000_000,
@@ -321,6 +321,45 @@ def test_release_memory_gives_a_large_requests_memory_back(models):
         assert kept < grown / 3, f"{kept / MiB:.0f} of {grown / MiB:.0f} MiB kept"  # ... and most came back
     finally:
         served.stop()
+
+
+# -- refusals give their memory back (issue 19 item 1) -----------------------------------------------------
+
+REPEATS = 40
+RSS_KEPT = 64 * MiB  # what a case may leave resident after REPEATS runs (glibc's arenas keep some pages)
+
+
+def _repeated(server, channel, send, expected):
+    """Runs ``send()`` once, then REPEATS times more; returns the RSS growth over the REPEATS runs.
+
+    Each answer must have the ``expected`` code, and a normal photo is colorized right after.
+    """
+    assert send()[0] == expected
+    baseline = server.status()["rss"]
+    for _ in range(REPEATS):
+        code, details = send()
+        assert code == expected, details
+    grown = server.status()["rss"] - baseline
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+    return grown
+
+
+@pytest.mark.parametrize("body, expected, message", [
+    # 2 MB: a million empty strings declaring one element (each kept +76 MB for good before)
+    (predict_bytes(strings([], dims=[1]), empty_string_entries(1_000_000)), grpc.StatusCode.RESOURCE_EXHAUSTED,
+     "bytes parsed, over the server's limit of"),
+    # 32 MiB of empty strings (1.3 GB parsed, kept, and 3.5 s of the event loop before)
+    (predict_bytes(strings([], dims=[1]), empty_string_entries(LIMITS.max_request_bytes // 2 - 64)),
+     grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
+    # 1 MiB for a model that is not served
+    (predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND, "'other'"),
+    # a tensor that declares fewer elements than it carries
+    (predict_bytes(strings([b""] * 20000, dims=[1])), grpc.StatusCode.INVALID_ARGUMENT, "but carries 20000"),
+], ids=["million_empty_strings", "32_mib_of_empty_strings", "unknown_model", "more_elements_than_declared"])
+def test_refused_grpc_requests_give_their_memory_back(server, channel, body, expected, message):
+    assert message in predict_raw(channel, body, CALL_TIMEOUT)[1]
+    grown = _repeated(server, channel, lambda: predict_raw(channel, body, CALL_TIMEOUT), expected)
+    assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
 
 
 # -- unit checks of the tensor admission, for dtypes the served signatures do not take --------------------
