@@ -3,7 +3,9 @@
 Three steps, in the order a request meets them:
 
 1. ``Admission.payload(nbytes)``: the request's bytes join the bytes held by all requests, or the
-   request answers UNAVAILABLE at once (a REST body is reserved before it is read);
+   request answers UNAVAILABLE at once. A gRPC message is priced as parsed (``message_cost.py``)
+   before it is parsed; a REST body is priced by the bytes received while it arrives
+   (``Admission.receiving``, a budget of its own), then by its size once complete;
 2. ``tensor_to_array``: a TensorProto becomes a numpy array only after its dtype and shape are the
    signature's, its batch is within ``max_batch_size`` and its payload carries exactly the elements
    its shape declares (``tf.make_ndarray`` would otherwise expand a 1-element proto that declares
@@ -184,6 +186,7 @@ class Admission:
         self.limits = limits
         self._lock = threading.Condition()
         self._bytes = 0
+        self._receiving = 0  # bytes of REST bodies still arriving
         self._pixels = 0
         self._runs = 0
         self._queue = collections.deque()  # tickets of requests waiting to run, first come first served
@@ -217,6 +220,35 @@ class Admission:
                 self._lock.notify_all()
             if trim:
                 self._trim(0)
+
+    @contextlib.contextmanager
+    def receiving(self):
+        """Holds the bytes of a REST body as they arrive; yields ``received(nbytes)``, to call per chunk.
+
+        A separate budget of ``max_inflight_bytes``: a body is priced by the bytes received, not the
+        bytes its ``Content-Length`` promises (four slow uploads promising 32 MiB each held the whole
+        payload budget and locked every client out, measured), and bodies still arriving never take
+        the room of requests being answered (gRPC's included). A body joins the payload budget once
+        complete. ``received`` raises UNAVAILABLE when the bytes being received would pass the budget.
+        """
+        held = 0
+
+        def received(nbytes):
+            nonlocal held
+            self.check_request_bytes(held + nbytes)
+            with self._lock:
+                if self._receiving + nbytes > self.limits.max_inflight_bytes:
+                    raise ServingError(grpc.StatusCode.UNAVAILABLE,
+                                       f"the server is busy: it is receiving {self._receiving} bytes of request "
+                                       f"bodies (limit {self.limits.max_inflight_bytes}); retry")
+                self._receiving += nbytes
+                held += nbytes
+
+        try:
+            yield received
+        finally:
+            with self._lock:
+                self._receiving -= held
 
     @contextlib.contextmanager
     def running(self, pixels):

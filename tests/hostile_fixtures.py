@@ -166,6 +166,32 @@ def post(path, body, headers=b""):
             + headers + b"\r\n" + body)
 
 
+def post_chunked(path, body, chunk=4096):
+    """The raw bytes of a chunked POST of ``body`` (``chunk`` bytes per chunk) that closes the connection."""
+    chunks = b"".join(f"{len(body[start:start + chunk]):x}\r\n".encode() + body[start:start + chunk] + b"\r\n"
+                      for start in range(0, len(body), chunk))
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+            + chunks + b"0\r\n\r\n")
+
+
+def trickle(port, head, interval, stop):
+    """Sends ``head`` and then one body byte every ``interval`` s until ``stop`` is set or the server closes;
+    returns the status of the server's reply (None if it closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            while not stop.wait(interval):
+                sock.sendall(b" ")
+        except OSError:
+            pass  # the server closed the connection
+        sock.settimeout(5)
+        try:
+            reply = sock.recv(65536)
+        except OSError:
+            return None
+    return int(reply.split()[1]) if reply else None
+
+
 def http(port, raw, timeout=15):
     """Sends raw bytes to 127.0.0.1:``port``; returns (status, JSON body) of the reply, (None, None) if closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

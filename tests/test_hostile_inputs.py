@@ -8,6 +8,7 @@ default limits except smaller pixel budgets and short REST timeouts, so that the
 within about two minutes.
 """
 import base64
+import collections
 import concurrent.futures
 import json
 import shutil
@@ -30,7 +31,8 @@ from colornet.serving.errors import ServingError
 from colornet.serving.limits import BYTES_PER_PIXEL, MiB, ServingLimits
 
 from hostile_fixtures import (empty_string_entries, floats_declaring, gif, http, limit_flags, png, png_header_only,
-                              post, predict, predict_bytes, predict_raw, shape, start_server_process, strings)
+                              post, post_chunked, predict, predict_bytes, predict_raw, shape, start_server_process,
+                              strings, trickle)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits(max_image_pixels=12_000_000, max_request_pixels=16_000_000, max_inflight_pixels=16_000_000,
@@ -181,19 +183,38 @@ def test_concurrent_large_photos_wait_for_the_pixel_budget(server, channel):
     assert burst_peak - before <= LIMITS.max_inflight_pixels * BYTES_PER_PIXEL
 
 
-def test_senders_that_never_finish_hold_no_worker(server, channel):
-    """Calls whose request never arrives cost the server no thread: other calls are answered at once,
-    and the stalled calls end with DEADLINE_EXCEEDED after the read timeout."""
+def _stalled_calls(channel, count, release):
+    """``count`` Predict calls whose request message is not sent until ``release`` is set (futures)."""
     stalled_predict = channel.stream_unary("/tensorflow.serving.PredictionService/Predict",
                                            request_serializer=predict_pb2.PredictRequest.SerializeToString,
                                            response_deserializer=predict_pb2.PredictResponse.FromString)
-    release = threading.Event()
 
     def never_sent():
         release.wait(CALL_TIMEOUT)
         yield predict_pb2.PredictRequest()
 
-    stalled = [stalled_predict.future(never_sent(), timeout=CALL_TIMEOUT) for _ in range(2 * LIMITS.workers)]
+    return [stalled_predict.future(never_sent(), timeout=CALL_TIMEOUT) for _ in range(count)]
+
+
+def test_concurrent_rpcs_are_limited_exactly(server, channel):
+    """40 stalled calls against --max-concurrent-rpcs 32: 32 are held (then DEADLINE_EXCEEDED), 8 are
+    refused at once (gRPC's own limit let 36-49 in)."""
+    release = threading.Event()
+    stalled = _stalled_calls(channel, LIMITS.max_concurrent_rpcs + 8, release)
+    try:
+        codes = collections.Counter(future.exception(timeout=30).code() for future in stalled)
+    finally:
+        release.set()
+    assert codes == {grpc.StatusCode.DEADLINE_EXCEEDED: LIMITS.max_concurrent_rpcs,
+                     grpc.StatusCode.RESOURCE_EXHAUSTED: 8}
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+
+
+def test_senders_that_never_finish_hold_no_worker(server, channel):
+    """Calls whose request never arrives cost the server no thread: other calls are answered at once,
+    and the stalled calls end with DEADLINE_EXCEEDED after the read timeout."""
+    release = threading.Event()
+    stalled = _stalled_calls(channel, 2 * LIMITS.workers, release)
     try:
         time.sleep(1)
         started = time.monotonic()
@@ -295,6 +316,52 @@ def test_rest_half_open_connections_hold_no_threads(server):
 def test_rest_listen_backlog_is_normal(server):
     out = subprocess.run(["ss", "-ltnH", f"sport = :{server.rest_port}"], capture_output=True, text=True).stdout
     assert int(out.split()[2]) == LIMITS.listen_backlog  # Send-Q of a listening socket is its backlog
+
+
+@pytest.mark.parametrize("header_bytes, status", [(60 * 1024, 200), (64 * 1024 + 1, 431), (127 * 1024, 431)])
+def test_rest_headers_over_64_kib_are_431(server, header_bytes, status):
+    line = b"GET /v1/models/colornet HTTP/1.1\r\n"
+    fixed = line + b"Host: x\r\nConnection: close\r\nX-Filler: \r\n\r\n"
+    raw = fixed[:-4] + b"a" * (header_bytes - len(fixed)) + b"\r\n\r\n"
+    assert len(raw) == header_bytes
+    reply_status, body = _http(server, raw)
+    assert reply_status == status, body
+    assert _http(server, b"GET /v1/models/colornet HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+
+
+def _rest_colorize_body(size):
+    """A predict body of one small photo, padded with spaces to ``size`` bytes."""
+    body = json.dumps({"instances": [{"b64": base64.b64encode(jpeg_bytes()).decode()}]}).encode()
+    return body + b" " * (size - len(body))
+
+
+def test_slow_uploads_promising_32_mib_lock_nobody_out(server, channel):
+    """Four uploads declare Content-Length 32 MiB (4 x 32 MiB: the whole in-flight budget) and send a
+    byte every 0.5 s: they hold the bytes they sent, not those promised, so gRPC and REST requests
+    are answered meanwhile; the uploads end with 408 after the read timeout."""
+    stop = threading.Event()
+    head = (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + str(LIMITS.max_request_bytes).encode() + b"\r\n\r\n")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        uploads = [pool.submit(trickle, server.rest_port, head, 0.5, stop) for _ in range(4)]
+        try:
+            time.sleep(0.5)
+            body = _rest_colorize_body(1000)
+            for _ in range(5):
+                assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+                assert _http(server, post(PREDICT, body))[0] == 200
+        finally:
+            stop.set()
+        assert [upload.result() for upload in uploads] == [408] * 4
+
+
+def test_honest_chunked_uploads_at_once_are_all_answered(server):
+    """Eight 16 KB chunked bodies at once: each holds its 16 KB (a chunked body held 32 MiB, the most it
+    may grow to, so four filled the budget and the others got 503)."""
+    raw = post_chunked(PREDICT, _rest_colorize_body(16 * 1024))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: _http(server, raw)[0], range(8)))
+    assert statuses == [200] * 8
 
 
 def test_rest_predict_with_one_bad_photo_answers_the_others(server):
