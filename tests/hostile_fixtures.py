@@ -104,11 +104,44 @@ def png_header_only(width, height):
     return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
 
 
-def gif(width, height, frames):
-    """A GIF of ``frames`` 1x1 frames on a ``width`` x ``height`` screen: a few bytes per frame."""
-    frame = (b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0x80) + b"\x00\x00\x00\xff\xff\xff"
-             + b"\x02\x02\x44\x01\x00")
-    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + frame * frames + b"\x3b"
+def _gif_frame(width, height, left=0, top=0):
+    """One uniform gray ``width`` x ``height`` frame (image descriptor, local color table, LZW data) at
+    (``left``, ``top``): Pillow's LZW data of a uniform frame is a few bytes per thousand pixels."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buffer, "GIF")
+    encoded = buffer.getvalue()
+    flags = encoded[10]
+    table = encoded[13:13 + (3 << ((flags & 7) + 1))]  # Pillow writes a global color table
+    image = encoded[encoded.index(b"\x2c", 13 + len(table)):-1]  # up to the trailer
+    return b"\x2c" + struct.pack("<HHHHB", left, top, width, height, 0x80 | flags & 7) + table + image[10:]
+
+
+def gif(width, height, frames, screen=None, before_frames=b""):
+    """A GIF of ``frames`` uniform frames of ``width`` x ``height`` (a few KB for millions of pixels);
+    ``frames`` may instead be a list of (width, height), the logical ``screen`` another size, and
+    ``before_frames`` bytes (extension blocks) come before the first frame."""
+    sizes = frames if isinstance(frames, list) else [(width, height)] * frames
+    encoded = {size: _gif_frame(*size) for size in set(sizes)}
+    screen_width, screen_height = screen or (width, height)
+    return (b"GIF89a" + struct.pack("<HHBBB", screen_width, screen_height, 0, 0, 0) + before_frames
+            + b"".join(encoded[size] for size in sizes) + b"\x3b")
+
+
+def gif_comment_blocks(count):
+    """A comment extension of ``count`` one-byte sub-blocks (2 bytes each)."""
+    return b"\x21\xfe" + b"\x01c" * count + b"\x00"
+
+
+def jpeg_hiding_its_sof(width, height, fake=(10, 10)):
+    """A uniform ``width`` x ``height`` JPEG whose markers after SOI sit behind an FF00 (stuffed data to
+    libjpeg, which scans on) that a naive parser takes for a segment whose length covers them all,
+    landing on a fake SOF of ``fake`` size after the end of the image. The JPEG must stay under 64 KiB
+    (a segment length): Huffman-optimized, a uniform 4000x4000 one takes 61 KiB."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 100).save(buffer, "JPEG", optimize=True)
+    real = buffer.getvalue()
+    fake_sof = b"\xff\xc0\x00\x0b\x08" + struct.pack(">HH", fake[1], fake[0]) + b"\x01\x01\x11\x00"
+    return real[:2] + b"\xff\x00" + struct.pack(">H", len(real)) + real[2:] + fake_sof
 
 
 def predict(channel, tensor, timeout, signature=contract.SERVING_SIGNATURE, name=contract.IMAGES_INPUT):

@@ -30,9 +30,9 @@ from colornet.serving.admission import tensor_to_array
 from colornet.serving.errors import ServingError
 from colornet.serving.limits import BYTES_PER_PIXEL, MiB, ServingLimits
 
-from hostile_fixtures import (empty_string_entries, floats_declaring, gif, http, limit_flags, png, png_header_only,
-                              post, post_chunked, predict, predict_bytes, predict_raw, shape, start_server_process,
-                              strings, trickle)
+from hostile_fixtures import (empty_string_entries, floats_declaring, gif, gif_comment_blocks, http,
+                              jpeg_hiding_its_sof, limit_flags, png, png_header_only, post, post_chunked, predict,
+                              predict_bytes, predict_raw, shape, start_server_process, strings, trickle)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits(max_image_pixels=12_000_000, max_request_pixels=16_000_000, max_inflight_pixels=16_000_000,
@@ -130,8 +130,35 @@ def test_a_30000x30000_header_is_reported_with_its_size(channel):
 
 
 def test_a_gif_of_many_frames_is_priced_by_every_frame(channel):
-    code, details = _predict(channel, strings([gif(2000, 2000, 100)]))  # 1.4 KB, 400 million pixels decoded
+    code, details = _predict(channel, strings([gif(2000, 2000, 100)]))  # 390 KB, 400 million pixels decoded
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "2000x2000 x 100 frames GIF" in details
+
+
+# -- the price is of what the decoder produces (issue 19 items 2 and 3) -------------------------------------
+
+@pytest.mark.parametrize("photo, priced", [
+    # 9 KB: a 1x1 screen and first frame, then a 4000x4000 frame (was priced at 2 pixels)
+    (gif(0, 0, [(1, 1), (4000, 4000)], screen=(1, 1)), "4000x4000 x 2 frames GIF image (32000000 pixels)"),
+    # its markers behind an FF00 that a naive parser reads as a segment covering them, then a fake
+    # 10x10 SOF (was priced at 100 pixels; libjpeg reads the real one)
+    (jpeg_hiding_its_sof(4000, 4000), "4000x4000 JPEG image (16000000 pixels)"),
+], ids=["gif_large_second_frame", "jpeg_fake_sof"])
+def test_photos_are_priced_as_the_decoder_decodes_them(server, channel, photo, priced):
+    assert len(photo) < 64 * 1024
+    code, details = _predict(channel, strings([photo]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and f"a {priced}, over" in details
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+
+
+def test_a_gif_of_millions_of_comment_blocks_is_refused_before_decoding(server, channel):
+    """32 MiB of one-byte comment sub-blocks before a 64x48 frame took 61-109 s of server time."""
+    blocks = (LIMITS.max_request_bytes - 4096) // 2
+    photo = gif(64, 48, 1, before_frames=gif_comment_blocks(blocks))
+    started = time.monotonic()
+    code, details = _predict(channel, strings([photo]))
+    assert time.monotonic() - started < 10
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "blocks in" in details and "not image data" in details
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
 
 
 def test_request_over_the_byte_limit(channel):
