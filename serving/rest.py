@@ -118,7 +118,7 @@ class RestApi:
                            "metadata": {SIGNATURE_DEF_FIELD: _json(signature_map, True)}})
 
     def _predict(self, spec, body):
-        document = parse_json_object(body)
+        document = parse_json_object(body, self.service.admission.limits.max_batch_size)
         signature_name = document.get("signature_name", "")
         if not isinstance(signature_name, str):
             raise _invalid("JSON Value: not formatted correctly. 'signature_name' key must be a string value.")

@@ -456,6 +456,18 @@ def test_refused_grpc_requests_give_their_memory_back(server, channel, body, exp
     assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
 
 
+def test_a_32_mib_rest_body_of_empty_rows_is_refused_while_parsing(server, channel):
+    """32 MiB of "" rows took 2.9 GB and 57 CPU-seconds before the batch size was refused."""
+    rows = (LIMITS.max_request_bytes - 64) // 3
+    raw = post(PREDICT, b'{"instances": [' + b'"",' * (rows - 1) + b'""]}')
+    started = time.monotonic()
+    status, body = _http(server, raw)
+    assert status == 400 and "JSON body holds more than 2048 values" in body["error"]
+    assert time.monotonic() - started < 5
+    grown = _repeated(server, channel, lambda: _http(server, raw), 400)
+    assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
+
+
 # -- unit checks of the tensor admission, for dtypes the served signatures do not take --------------------
 
 def test_tensor_content_shorter_than_declared_is_refused_before_conversion():
