@@ -187,6 +187,7 @@ class Admission:
         self._lock = threading.Condition()
         self._bytes = 0
         self._receiving = 0  # bytes of REST bodies still arriving
+        self._closed = False
         self._pixels = 0
         self._runs = 0
         self._queue = collections.deque()  # tickets of requests waiting to run, first come first served
@@ -260,6 +261,8 @@ class Admission:
             try:
                 while not (self._queue[0] is ticket and self._runs < self.limits.max_concurrent_batches
                            and self._pixels + pixels <= self.limits.max_inflight_pixels):
+                    if self._closed:
+                        raise ServingError(grpc.StatusCode.UNAVAILABLE, "the server is stopping; retry")
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise ServingError(grpc.StatusCode.UNAVAILABLE,
@@ -283,6 +286,12 @@ class Admission:
                 self._lock.notify_all()
             if trim:
                 self._trim(0)
+
+    def close(self):
+        """Requests waiting to run answer UNAVAILABLE at once, and so do later ones (the server stops)."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
 
     def _should_trim(self):
         """Whether to give freed heap back now (under the lock): the server fell idle after enough work.

@@ -468,6 +468,28 @@ def test_a_32_mib_rest_body_of_empty_rows_is_refused_while_parsing(server, chann
     assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
 
 
+# -- stopping (issue 19 item 6) ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_sigterm_while_busy_exits_within_the_grace(models):
+    """SIGTERM while eight 12-megapixel photos wait for the pixel budget (about 12 s of work, one at a
+    time): the server stops within its 5 s grace and the end of the graph run in progress."""
+    served = start_server_process(models, *limit_flags(LIMITS))
+    try:
+        with grpc.insecure_channel(served.target) as channel, concurrent.futures.ThreadPoolExecutor(8) as pool:
+            photo = strings([png(4000, 3000)])
+            calls = [pool.submit(_predict, channel, photo) for _ in range(8)]
+            time.sleep(2)
+            started = time.monotonic()
+            served.process.terminate()
+            assert served.process.wait(timeout=30) == 0
+            assert time.monotonic() - started < 5 + 3
+            codes = {call.result()[0] for call in calls}
+        assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+    finally:
+        served.stop()
+
+
 # -- unit checks of the tensor admission, for dtypes the served signatures do not take --------------------
 
 def test_tensor_content_shorter_than_declared_is_refused_before_conversion():
