@@ -8,9 +8,9 @@ Both protocols run on one asyncio event loop in a background thread (``grpc.aio`
 ``http_server``): a connection that sends slowly, or never finishes its request, costs a
 coroutine, not a thread. The blocking work (checking, decoding, TensorFlow) runs on a pool of
 ``ServingLimits.workers`` threads, and every request is admitted by ``Admission`` first
-(``admission.py``); a unary gRPC call must deliver its message within the read timeout
-(``_RequestDeadline``), as a REST request must (``http_server``). ``start_server`` runs it
-in-process; ``serve`` blocks until SIGTERM/SIGINT.
+(``admission.py``); a unary gRPC call must deliver its message within the read timeout, as a REST
+request must (``http_server``), and is priced as parsed before it is parsed (``_UnaryCalls``).
+``start_server`` runs it in-process; ``serve`` blocks until SIGTERM/SIGINT.
 """
 import asyncio
 import concurrent.futures
