@@ -1,11 +1,13 @@
 """What a stranger sends `colornet serve` (gRPC and REST), against the server in a subprocess.
 
-One test per case of issue 11 (and per case handled before it), each asserting the answer's
-status, and, after every test, that the server process is still up and its peak resident memory
-(VmHWM, /proc/<pid>/status) stayed within the documented bound (``ServingLimits.memory_bound_bytes``
-for the limits it runs with). The server runs a stand-in model (tests/stand_in_model.py) with the
-default limits except smaller pixel budgets and short REST timeouts, so that the suite stays
-within about two minutes.
+One test per case of issues 11 and 19 (and per case handled before them), each asserting the
+answer's status, and, after every test, that the server process is still up and its peak resident
+memory (VmHWM, /proc/<pid>/status) stayed within the documented bound
+(``ServingLimits.memory_bound_bytes`` for the limits it runs with). Issue 19's cases also check
+that a normal photo is colorized right after, and its memory cases run 40 times and check that
+RSS comes back near where it was. The server runs a stand-in model (tests/stand_in_model.py) with
+the default limits except smaller pixel budgets and short REST timeouts, so that the suite stays
+within about three minutes.
 """
 import base64
 import collections
