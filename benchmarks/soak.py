@@ -9,8 +9,9 @@ frame bombs, photos over the pixel limits, bad JSON and base64, malformed Conten
 that never arrive, half-open connections; issue 19: messages of a million empty strings and for
 unknown models (memory refusals), GIF frames and JPEG SOFs that hid the decoded size (pricing
 bypasses), GIFs of millions of comment blocks (CPU), 32 MiB JSON bodies of "" rows, and uploads
-that promise 32 MiB and send a byte every 5 s, beside honest chunked uploads). A good request that fails even after the retries a
-client makes on UNAVAILABLE counts as a failure; a hostile one must get its expected status.
+that promise 32 MiB and send a byte every 5 s, beside honest chunked uploads). A good request that
+fails even after the retries a client makes on UNAVAILABLE counts as a failure; a hostile one must
+get its expected status.
 RSS is sampled from /proc every 0.2 s. Prints the figures and writes benchmarks/results/soak.json
 (with nproc and the load average: the machine is shared).
 

@@ -54,7 +54,8 @@ def _answer_error(context, error):
 
 
 def _serving(method):
-    """Runs a servicer method's blocking body on the worker pool; a ServingError becomes its gRPC status."""
+    """Runs a servicer method's body; a ServingError becomes its gRPC status (``_answer_error``: every
+    refusal goes this way, never ``context.abort``)."""
 
     @functools.wraps(method)
     async def handler(self, request, context):
@@ -84,16 +85,19 @@ class PredictionServicer(_Servicer, prediction_service_pb2_grpc.PredictionServic
     async def GetModelMetadata(self, request):
         return await self.run(self.service.metadata, request.model_spec, request.metadata_field)
 
-    async def Classify(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "Classify is not served: colornet models have no classify signature")
+    @_serving
+    async def Classify(self, request):
+        raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                           "Classify is not served: colornet models have no classify signature")
 
-    async def Regress(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "Regress is not served: colornet models have no regress signature")
+    @_serving
+    async def Regress(self, request):
+        raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                           "Regress is not served: colornet models have no regress signature")
 
-    async def MultiInference(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served")
+    @_serving
+    async def MultiInference(self, request):
+        raise ServingError(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served")
 
 
 class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
@@ -101,9 +105,10 @@ class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
     async def GetModelStatus(self, request):
         return await self.run(self.service.status, request.model_spec)
 
-    async def HandleReloadConfigRequest(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "config reloads are not supported: this server watches one model dir")
+    @_serving
+    async def HandleReloadConfigRequest(self, request):
+        raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                           "config reloads are not supported: this server watches one model dir")
 
 
 class _UnaryCalls(grpc.aio.ServerInterceptor):

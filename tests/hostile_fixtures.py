@@ -17,7 +17,7 @@ import zlib
 import grpc
 from PIL import Image
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from colornet.schemas import serving_contract as contract
 from colornet.serving.limits import ServingLimits
@@ -182,9 +182,18 @@ def predict_bytes(tensor, raw_tensor_fields=b"", model=contract.MODEL_NAME):
     return _field(1, _field(1, model.encode())) + _field(2, entry)
 
 
-def predict_raw(channel, body, timeout):
-    """(status code, details) of a Predict whose request message is the bytes ``body``."""
-    call = channel.unary_unary("/tensorflow.serving.PredictionService/Predict", request_serializer=bytes,
+def classification_bytes(photo):
+    """A serialized ClassificationRequest of one tf.Example holding ``photo``."""
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = contract.MODEL_NAME
+    example = request.input.example_list.examples.add()
+    example.features.feature["image"].bytes_list.value.append(photo)
+    return request.SerializeToString()
+
+
+def predict_raw(channel, body, timeout, method="Predict"):
+    """(status code, details) of a PredictionService call whose request message is the bytes ``body``."""
+    call = channel.unary_unary(f"/tensorflow.serving.PredictionService/{method}", request_serializer=bytes,
                                response_deserializer=bytes)
     try:
         call(body, timeout=timeout)

@@ -32,9 +32,9 @@ from colornet.serving.admission import tensor_to_array
 from colornet.serving.errors import ServingError
 from colornet.serving.limits import BYTES_PER_PIXEL, MiB, ServingLimits
 
-from hostile_fixtures import (empty_string_entries, floats_declaring, gif, gif_comment_blocks, http,
-                              jpeg_hiding_its_sof, limit_flags, png, png_header_only, post, post_chunked, predict,
-                              predict_bytes, predict_raw, shape, start_server_process, strings, trickle)
+from hostile_fixtures import (classification_bytes, empty_string_entries, floats_declaring, gif, gif_comment_blocks,
+                              http, jpeg_hiding_its_sof, limit_flags, png, png_header_only, post, post_chunked,
+                              predict, predict_bytes, predict_raw, shape, start_server_process, strings, trickle)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits(max_image_pixels=12_000_000, max_request_pixels=16_000_000, max_inflight_pixels=16_000_000,
@@ -440,21 +440,28 @@ def _repeated(server, channel, send, expected):
     return grown
 
 
-@pytest.mark.parametrize("body, expected, message", [
+@pytest.mark.parametrize("method, body, expected, message", [
     # 2 MB: a million empty strings declaring one element (each kept +76 MB for good before)
-    (predict_bytes(strings([], dims=[1]), empty_string_entries(1_000_000)), grpc.StatusCode.RESOURCE_EXHAUSTED,
-     "bytes parsed, over the server's limit of"),
+    ("Predict", predict_bytes(strings([], dims=[1]), empty_string_entries(1_000_000)),
+     grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
     # 32 MiB of empty strings (1.3 GB parsed, kept, and 3.5 s of the event loop before)
-    (predict_bytes(strings([], dims=[1]), empty_string_entries(LIMITS.max_request_bytes // 2 - 64)),
+    ("Predict", predict_bytes(strings([], dims=[1]), empty_string_entries(LIMITS.max_request_bytes // 2 - 64)),
      grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
     # 1 MiB for a model that is not served
-    (predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND, "'other'"),
+    ("Predict", predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND, "'other'"),
     # a tensor that declares fewer elements than it carries
-    (predict_bytes(strings([b""] * 20000, dims=[1])), grpc.StatusCode.INVALID_ARGUMENT, "but carries 20000"),
-], ids=["million_empty_strings", "32_mib_of_empty_strings", "unknown_model", "more_elements_than_declared"])
-def test_refused_grpc_requests_give_their_memory_back(server, channel, body, expected, message):
-    assert message in predict_raw(channel, body, CALL_TIMEOUT)[1]
-    grown = _repeated(server, channel, lambda: predict_raw(channel, body, CALL_TIMEOUT), expected)
+    ("Predict", predict_bytes(strings([b""] * 20000, dims=[1])), grpc.StatusCode.INVALID_ARGUMENT,
+     "but carries 20000"),
+    # 4 MiB for a method not served
+    ("Classify", classification_bytes(b"x" * 4 * MiB), grpc.StatusCode.UNIMPLEMENTED, "Classify is not served"),
+], ids=["million_empty_strings", "32_mib_of_empty_strings", "unknown_model", "more_elements_than_declared",
+        "classify_4_mib"])
+def test_refused_grpc_requests_give_their_memory_back(server, channel, method, body, expected, message):
+    def send():
+        return predict_raw(channel, body, CALL_TIMEOUT, method)
+
+    assert message in send()[1]
+    grown = _repeated(server, channel, send, expected)
     assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
 
 
