@@ -6,8 +6,12 @@ until ``--seconds`` have passed or ``--max-requests`` were sent. Each request is
 ``KINDS``: good ones (gRPC and REST colorizations, status, metadata) and hostile ones (issue 11:
 declared shapes that do not match their payload, batches over the limit, 30000x30000 headers, GIF
 frame bombs, photos over the pixel limits, bad JSON and base64, malformed Content-Length, bodies
-that never arrive, half-open connections). A good request that fails even after the retries a
-client makes on UNAVAILABLE counts as a failure; a hostile one must get its expected status.
+that never arrive, half-open connections; issue 19: messages of a million empty strings and for
+unknown models (memory refusals), GIF frames and JPEG SOFs that hid the decoded size (pricing
+bypasses), GIFs of millions of comment blocks (CPU), 32 MiB JSON bodies of "" rows, and uploads
+that promise 32 MiB and send a byte every 5 s, beside honest chunked uploads). A good request that
+fails even after the retries a client makes on UNAVAILABLE counts as a failure; a hostile one must
+get its expected status.
 RSS is sampled from /proc every 0.2 s. Prints the figures and writes benchmarks/results/soak.json
 (with nproc and the load average: the machine is shared).
 
@@ -33,8 +37,9 @@ from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 from colornet.schemas import serving_contract as contract
 from colornet.serving.limits import MiB, ServingLimits
 
-from hostile_fixtures import (floats_declaring, gif, http, png, png_header_only, post, predict,
-                              start_server_process, strings)
+from hostile_fixtures import (empty_string_entries, floats_declaring, gif, gif_comment_blocks, http,
+                              jpeg_hiding_its_sof, png, png_header_only, post, post_chunked, predict, predict_bytes,
+                              predict_raw, start_server_process, strings, trickle)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits()
@@ -78,6 +83,32 @@ def _half_open(run):
     return "sent"
 
 
+def _grpc_raw(body):
+    return lambda run: predict_raw(run.channel, body, CALL_TIMEOUT)[0].name
+
+
+def _slow_upload(run):
+    """Declares Content-Length 32 MiB and sends a byte every 5 s in the background until the server answers
+    (408 after its read timeout); at most 4 at once, as in issue 19."""
+    with run.lock:
+        if run.slow_uploads >= 4:
+            return "sent"
+        run.slow_uploads += 1
+
+    def upload():
+        try:
+            status = trickle(run.rest_port, PREDICT_HEAD + f"Content-Length: {LIMITS.max_request_bytes}\r\n\r\n"
+                             .encode(), 5, run.stopping)
+        except OSError:
+            status = None
+        with run.lock:
+            run.slow_uploads -= 1
+            run.slow_upload_answers[str(status)] += 1
+
+    threading.Thread(target=upload, daemon=True).start()
+    return "sent"
+
+
 def _short_body(run):
     """A body shorter than its Content-Length: the server answers 408 after its read timeout."""
     return str(http(run.rest_port, PREDICT_HEAD + b"Content-Length: 100\r\n\r\n{}", timeout=CALL_TIMEOUT)[0])
@@ -87,6 +118,10 @@ def kinds():
     """name -> (weight, good?, the answers that count as right, request function)."""
     small = [jpeg_bytes(64, 48), jpeg_bytes(120, 90, (30, 160, 90))]
     rest_good = post(PREDICT, json.dumps({"instances": [_b64(photo) for photo in small]}).encode())
+    rest_chunked = post_chunked(PREDICT, json.dumps({"instances": [_b64(photo) for photo in small]}).encode()
+                                .ljust(16 * 1024))
+    one_declared = strings([], dims=[1])
+    empty_rows = (LIMITS.max_request_bytes - 64) // 3
     return {
         "grpc_colorize": (30, True, {"OK"}, _grpc(strings(small))),
         "grpc_colorize_batch_of_8": (8, True, {"OK"}, _grpc(strings(small * 4))),
@@ -114,6 +149,23 @@ def kinds():
         "rest_content_length_minus_1": (2, False, {"400"}, _rest(PREDICT_HEAD + b"Content-Length: -1\r\n\r\n")),
         "rest_body_never_arrives": (1, False, {"408"}, _short_body),
         "rest_half_open_connection": (3, False, {"sent"}, _half_open),
+        # issue 19: refusals that kept their memory, photos priced below what was decoded, GIF CPU, slow bodies
+        "rest_chunked_16_kb": (4, True, {"200"}, _rest(rest_chunked)),
+        "million_empty_strings_2_mb": (3, False, {EXHAUSTED.name},
+                                       _grpc_raw(predict_bytes(one_declared, empty_string_entries(1_000_000)))),
+        "empty_strings_32_mib": (1, False, {EXHAUSTED.name}, _grpc_raw(predict_bytes(
+            one_declared, empty_string_entries(LIMITS.max_request_bytes // 2 - 64)))),
+        "unknown_model_1_mib": (3, False, {grpc.StatusCode.NOT_FOUND.name},
+                                _grpc_raw(predict_bytes(strings([b"x" * MiB]), model="other"))),
+        "gif_1x1_then_6000x6000_frame": (2, False, {INVALID.name},
+                                         _grpc(strings([gif(0, 0, [(1, 1), (6000, 6000)], screen=(1, 1))]))),
+        "three_4000x4000_jpegs_behind_fake_sofs": (2, False, {EXHAUSTED.name},
+                                                   _grpc(strings([jpeg_hiding_its_sof(4000, 4000)] * 3))),
+        "gif_32_mib_of_comment_blocks": (1, False, {INVALID.name}, _grpc(strings([gif(
+            64, 48, 1, before_frames=gif_comment_blocks((LIMITS.max_request_bytes - 4096) // 2))]))),
+        "rest_32_mib_of_empty_rows": (1, False, {"400"}, _rest(post(
+            PREDICT, b'{"instances": [' + b'"",' * (empty_rows - 1) + b'""]}'))),
+        "rest_slow_upload_32_mib_declared": (1, False, {"sent"}, _slow_upload),
     }
 
 
@@ -130,6 +182,9 @@ class Run:
         self.bad_unexpected = collections.Counter()
         self.retries = 0
         self.abandoned = []
+        self.slow_uploads = 0  # in progress
+        self.slow_upload_answers = collections.Counter()
+        self.stopping = threading.Event()
 
     def take(self):
         with self.lock:
@@ -200,6 +255,7 @@ def main():
         for client in clients:
             client.join()
         elapsed = time.monotonic() - started
+        run.stopping.set()
         alive = server.process.poll() is None
         stop.set()
         sampler.join()
@@ -219,7 +275,7 @@ def main():
         str(args.model_dir), "serve_args": args.serve_arg, "requests": requests, "good_requests": good,
         "hostile_requests": requests - good, "requests_per_second": round(requests / elapsed, 1),
         "good_failures": dict(run.good_failures), "hostile_unexpected_answers": dict(run.bad_unexpected),
-        "retries_on_unavailable": run.retries,
+        "retries_on_unavailable": run.retries, "slow_upload_answers": dict(run.slow_upload_answers),
         "answers": {name: dict(counter) for name, counter in sorted(run.answers.items())},
         "crashes": 0 if alive else 1, "exit_code_after_sigterm": exit_code,
         "rss_mib": {"start": round(server.start_rss / MiB), "min": round(min(rss) / MiB),

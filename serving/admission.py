@@ -3,7 +3,9 @@
 Three steps, in the order a request meets them:
 
 1. ``Admission.payload(nbytes)``: the request's bytes join the bytes held by all requests, or the
-   request answers UNAVAILABLE at once (a REST body is reserved before it is read);
+   request answers UNAVAILABLE at once. A gRPC message is priced as parsed (``message_cost.py``)
+   before it is parsed; a REST body is priced by the bytes received while it arrives
+   (``Admission.receiving``, a budget of its own), then by its size once complete;
 2. ``tensor_to_array``: a TensorProto becomes a numpy array only after its dtype and shape are the
    signature's, its batch is within ``max_batch_size`` and its payload carries exactly the elements
    its shape declares (``tf.make_ndarray`` would otherwise expand a 1-element proto that declares
@@ -12,8 +14,9 @@ Three steps, in the order a request meets them:
    waits, first come first served, until the photos fit in ``max_inflight_pixels`` and a graph-run
    slot is free (``max_concurrent_batches``), or answers UNAVAILABLE after ``queue_timeout_seconds``.
 
-With ``release_memory``, freed heap pages go back to the OS (glibc ``malloc_trim``) whenever the
-server falls idle after decoding at least ``TRIM_AFTER_PIXELS`` pixels.
+Freed heap pages go back to the OS (glibc ``malloc_trim``) whenever the server falls idle after
+holding at least ``TRIM_AFTER_BYTES`` of request payloads, and, with ``release_memory``, after
+decoding at least ``TRIM_AFTER_PIXELS`` pixels.
 """
 import collections
 import contextlib
@@ -33,11 +36,12 @@ from ..schemas import features
 from ..schemas import serving_contract as contract
 from .errors import ServingError
 from .image_headers import HeaderError, read_header
-from .limits import batch_too_large_message
+from .limits import batch_too_large_message, request_too_large_message
 
 log = logging.getLogger(__name__)
 
 TRIM_AFTER_PIXELS = 4_000_000
+TRIM_AFTER_BYTES = 64 * 1024 * 1024
 
 # The TensorProto field that carries each dtype's values when tensor_content is empty, and how many
 # of its entries make one element.
@@ -182,17 +186,20 @@ class Admission:
         self.limits = limits
         self._lock = threading.Condition()
         self._bytes = 0
+        self._receiving = 0  # bytes of REST bodies still arriving
+        self._closed = False
         self._pixels = 0
         self._runs = 0
         self._queue = collections.deque()  # tickets of requests waiting to run, first come first served
         self._pixels_since_trim = 0
-        self._trim = _malloc_trim() if release_memory else None
+        self._bytes_since_trim = 0
+        self._release_memory = release_memory
+        self._trim = _malloc_trim()
 
     def check_request_bytes(self, nbytes):
         if nbytes > self.limits.max_request_bytes:
             raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"request is {nbytes} bytes, over the server's limit of "
-                               f"{self.limits.max_request_bytes} bytes")
+                               request_too_large_message(f"request is {nbytes} bytes", self.limits))
 
     @contextlib.contextmanager
     def payload(self, nbytes):
@@ -209,7 +216,40 @@ class Admission:
         finally:
             with self._lock:
                 self._bytes -= nbytes
+                self._bytes_since_trim += nbytes
+                trim = self._should_trim()
                 self._lock.notify_all()
+            if trim:
+                self._trim(0)
+
+    @contextlib.contextmanager
+    def receiving(self):
+        """Holds the bytes of a REST body as they arrive; yields ``received(nbytes)``, to call per chunk.
+
+        A separate budget of ``max_inflight_bytes``: a body is priced by the bytes received, not the
+        bytes its ``Content-Length`` promises (four slow uploads promising 32 MiB each held the whole
+        payload budget and locked every client out, measured), and bodies still arriving never take
+        the room of requests being answered (gRPC's included). A body joins the payload budget once
+        complete. ``received`` raises UNAVAILABLE when the bytes being received would pass the budget.
+        """
+        held = 0
+
+        def received(nbytes):
+            nonlocal held
+            self.check_request_bytes(held + nbytes)
+            with self._lock:
+                if self._receiving + nbytes > self.limits.max_inflight_bytes:
+                    raise ServingError(grpc.StatusCode.UNAVAILABLE,
+                                       f"the server is busy: it is receiving {self._receiving} bytes of request "
+                                       f"bodies (limit {self.limits.max_inflight_bytes}); retry")
+                self._receiving += nbytes
+                held += nbytes
+
+        try:
+            yield received
+        finally:
+            with self._lock:
+                self._receiving -= held
 
     @contextlib.contextmanager
     def running(self, pixels):
@@ -221,6 +261,8 @@ class Admission:
             try:
                 while not (self._queue[0] is ticket and self._runs < self.limits.max_concurrent_batches
                            and self._pixels + pixels <= self.limits.max_inflight_pixels):
+                    if self._closed:
+                        raise ServingError(grpc.StatusCode.UNAVAILABLE, "the server is stopping; retry")
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise ServingError(grpc.StatusCode.UNAVAILABLE,
@@ -240,10 +282,27 @@ class Admission:
                 self._runs -= 1
                 self._pixels -= pixels
                 self._pixels_since_trim += pixels
-                idle = self._runs == 0
-                trim = self._trim is not None and idle and self._pixels_since_trim >= TRIM_AFTER_PIXELS
-                if trim:
-                    self._pixels_since_trim = 0
+                trim = self._should_trim()
                 self._lock.notify_all()
             if trim:
                 self._trim(0)
+
+    def close(self):
+        """Requests waiting to run answer UNAVAILABLE at once, and so do later ones (the server stops)."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    def _should_trim(self):
+        """Whether to give freed heap back now (under the lock): the server fell idle after enough work.
+
+        Payloads count always (a refused message's parse leaves its pages in glibc's arenas,
+        measured: +1.2 GB kept after a 32 MiB one), decoded pixels with ``release_memory``.
+        """
+        if self._trim is None or self._runs or self._bytes:
+            return False
+        due = (self._bytes_since_trim >= TRIM_AFTER_BYTES
+               or (self._release_memory and self._pixels_since_trim >= TRIM_AFTER_PIXELS))
+        if due:
+            self._bytes_since_trim = self._pixels_since_trim = 0
+        return due

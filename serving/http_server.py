@@ -11,8 +11,11 @@ chunked bodies, keep-alive. This module adds what a server facing strangers need
   ``rest_idle_timeout_seconds``, a reply that the client does not read is dropped after the
   read timeout;
 * a body larger than ``max_request_bytes`` is refused from its ``Content-Length`` (413) before
-  it is read, and its bytes are reserved with ``reserve`` (the server's payload budget) before
-  they are read (a refusal there is 503);
+  it is read, or once a chunked body passes it; the bytes of a body are held with ``receiving``
+  (the server's budget of bodies being received) as they arrive, never the bytes a
+  ``Content-Length`` promises (a refusal there is 503);
+* the request line and headers may take ``MAX_HEADER_BYTES`` (else 431): the head is read at
+  most that far (h11 alone accepted ~127 KB when a read brought the whole head at once);
 * every error reply is JSON ``{"error": "..."}`` (TF Serving's REST error format), protocol
   errors included (400, 431 for oversized headers).
 
@@ -52,9 +55,9 @@ class _Timeout(Exception):
 
 
 class HttpServer:
-    def __init__(self, handle, reserve, limits):
+    def __init__(self, handle, receiving, limits):
         self._handle = handle
-        self._reserve = reserve
+        self._receiving = receiving
         self.limits = limits
         self._server = None
         self._connections = set()  # tasks of open connections
@@ -94,23 +97,32 @@ class HttpServer:
             self._connections.discard(task)
             writer.close()
 
-    async def _receive(self, connection, reader, clock):
-        """The next h11 event, reading as needed until ``clock`` says time is up (raises _Timeout)."""
+    async def _receive(self, connection, reader, clock, head=False):
+        """The next h11 event, reading as needed until ``clock`` says time is up (raises _Timeout).
+
+        ``head``: the event is the request (its line and headers), 431 past ``MAX_HEADER_BYTES``.
+        """
         loop = asyncio.get_running_loop()
+        buffered = len(connection.trailing_data[0])
         while True:
-            event = connection.next_event()
+            event = connection.next_event()  # h11 raises (431) once an incomplete head passes its limit
             if event is not h11.NEED_DATA:
+                if head and isinstance(event, h11.Request) and \
+                        buffered - len(connection.trailing_data[0]) > MAX_HEADER_BYTES:
+                    raise HttpError(431, f"the request's line and headers are over {MAX_HEADER_BYTES} bytes")
                 return event
             remaining = clock["deadline"] - loop.time()
             try:
                 if remaining <= 0:
                     raise asyncio.TimeoutError
-                data = await asyncio.wait_for(reader.read(_CHUNK), remaining)
+                most = max(1, MAX_HEADER_BYTES + 1 - buffered) if head else _CHUNK
+                data = await asyncio.wait_for(reader.read(most), remaining)
             except asyncio.TimeoutError:
                 raise _Timeout(clock["started"]) from None
             if data and not clock["started"]:
                 clock["started"] = True
                 clock["deadline"] = loop.time() + self.limits.read_timeout_seconds
+            buffered += len(data)
             connection.receive_data(data)
 
     async def _exchange(self, connection, reader, writer):
@@ -120,23 +132,23 @@ class HttpServer:
                  "deadline": loop.time() + (self.limits.read_timeout_seconds if connection.trailing_data[0]
                                             else self.limits.rest_idle_timeout_seconds)}
         try:
-            request = await self._receive(connection, reader, clock)
+            request = await self._receive(connection, reader, clock, head=True)
             if not isinstance(request, h11.Request):
                 return False  # the client closed the connection
-            length = self._body_length(request)
+            length = int(dict(request.headers).get(b"content-length", 0))  # h11 checked it (digits only)
             if length > self.limits.max_request_bytes:
                 raise HttpError(413, f"request body is {length} bytes, over the server's limit of "
                                      f"{self.limits.max_request_bytes} bytes")
-            with self._reserve(length):
-                body = await self._read_body(connection, reader, writer, clock)
-                if body is None:
-                    return False
-                self._busy.add(asyncio.current_task())
-                try:
-                    status, text = await self._handle(request.method.decode("latin-1"),
-                                                      request.target.decode("latin-1"), body)
-                finally:
-                    self._busy.discard(asyncio.current_task())
+            with self._receiving() as received:
+                body = await self._read_body(connection, reader, writer, clock, received)
+            if body is None:
+                return False
+            self._busy.add(asyncio.current_task())
+            try:
+                status, text = await self._handle(request.method.decode("latin-1"),
+                                                  request.target.decode("latin-1"), body)
+            finally:
+                self._busy.discard(asyncio.current_task())
         except _Timeout as timeout:
             if timeout.started:
                 await self._reply(connection, writer, 408, error_json(
@@ -153,15 +165,9 @@ class HttpServer:
         await self._reply(connection, writer, status, "" if head else text)
         return connection.our_state is h11.DONE and connection.their_state is h11.DONE
 
-    def _body_length(self, request):
-        """The declared body size, or the request limit for a chunked body (reserved as such)."""
-        headers = dict(request.headers)
-        if b"transfer-encoding" in headers:
-            return self.limits.max_request_bytes
-        return int(headers.get(b"content-length", 0))
-
-    async def _read_body(self, connection, reader, writer, clock):
-        """The whole body (None if the client went away); 413 once a chunked body passes the limit."""
+    async def _read_body(self, connection, reader, writer, clock, received):
+        """The whole body (None if the client went away), each chunk held with ``received`` as it arrives;
+        413 once a chunked body passes the limit."""
         if connection.they_are_waiting_for_100_continue:
             writer.write(connection.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
         chunks, size = [], 0
@@ -172,6 +178,7 @@ class HttpServer:
                 if size > self.limits.max_request_bytes:
                     raise HttpError(413, f"request body is over the server's limit of "
                                          f"{self.limits.max_request_bytes} bytes")
+                received(len(event.data))
                 chunks.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 return b"".join(chunks)

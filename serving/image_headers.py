@@ -1,11 +1,11 @@
 """Width, height and frame count of an encoded photo, read from its header without decoding it.
 
 The server prices every photo in pixels before the graph decodes it (``admission.py``), for the
-formats the serving graph decodes (``serving_contract.ACCEPTED_IMAGE_MAGIC``): JPEG (the first
-SOF marker), PNG (IHDR), GIF (the larger of the logical screen and the first frame, times the
-number of frames, since TensorFlow's ``decode_gif`` decodes every frame even when the graph keeps
-the first) and BMP. Bytes of any
-other format are not priced: the graph refuses them by their leading bytes, before decoding.
+formats the serving graph decodes (``serving_contract.ACCEPTED_IMAGE_MAGIC``), as the decoder
+will produce them: JPEG (the SOF marker libjpeg reads), PNG (IHDR), GIF (every frame at the
+largest frame size, since TensorFlow's ``decode_gif`` decodes every frame even when the graph keeps
+the first; pathological block structure refused) and BMP. Bytes of any other format are not
+priced: the graph refuses them by their leading bytes, before decoding.
 
 Hand-written rather than Pillow: Pillow refuses to even report the size of a header over its own
 decompression-bomb limit (and its limit is a process-wide setting), while here the size of any
@@ -20,6 +20,8 @@ _JPEG, _PNG, _GIF, _BMP = contract.ACCEPTED_IMAGE_MAGIC
 # Start-of-frame markers carry the size: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])  # TEM, RSTn, SOI: no length field
+_GIF_FREE_BLOCKS = 4096
+_GIF_BYTES_PER_BLOCK = 128
 
 
 class HeaderError(ValueError):
@@ -65,16 +67,18 @@ def _png(data):
 
 
 def _jpeg(data):
+    """The size in the SOF marker libjpeg reads: markers found as its ``next_marker`` finds them, segments
+    skipped by their lengths, so bytes inside a segment (a fake SOF in an APPn) are never taken for one."""
     position = 2
     while True:
-        position = data.find(b"\xff", position)  # libjpeg skips stray bytes between markers too
+        position = data.find(b"\xff", position)  # libjpeg skips (discards) stray bytes between markers
         if position < 0:
             raise HeaderError("a JPEG without a start-of-frame marker")
         while data[position] == 0xFF:  # fill bytes
             position += 1
         marker = data[position]
         position += 1
-        if marker in _JPEG_STANDALONE:
+        if marker == 0x00 or marker in _JPEG_STANDALONE:  # FF00 is stuffed data to libjpeg, not a marker
             continue
         if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
             raise HeaderError("a JPEG whose scan comes before its start-of-frame marker")
@@ -82,15 +86,22 @@ def _jpeg(data):
             height, width = struct.unpack_from(">HH", data, position + 3)
             return ImageHeader("JPEG", width, height)
         (length,) = struct.unpack_from(">H", data, position)
-        if length < 2:
-            raise HeaderError(f"a JPEG segment of length {length}")
-        position += length
+        position += max(length, 2)  # libjpeg skips length - 2 bytes after the length, none if that is < 0
 
 
 def _gif(data):
-    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    """Frames x the largest frame width x the largest frame height: TensorFlow's ``decode_gif`` output.
+
+    TensorFlow ignores the logical screen: its canvas is as wide as the widest frame and as high as
+    the highest (measured), and it decodes every frame. Blocks that are not image data cost the
+    decoder time, not pixels (32 MiB of one-byte comment blocks took 61-109 s of server time):
+    beyond ``_GIF_FREE_BLOCKS``, a GIF may have one block or sub-block per ``_GIF_BYTES_PER_BLOCK``
+    bytes (image data comes in sub-blocks of 255 bytes), else HeaderError; the walk stops there.
+    """
+    flags = data[10]
     position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    frames = 0
+    frames = width = height = blocks = 0
+    most_blocks = _GIF_FREE_BLOCKS + len(data) // _GIF_BYTES_PER_BLOCK
     while position < len(data):
         block = data[position]
         if block == 0x3B:  # trailer
@@ -98,17 +109,23 @@ def _gif(data):
         if block == 0x2C:  # image descriptor: a frame
             frames += 1
             frame_width, frame_height, frame_flags = struct.unpack_from("<HHB", data, position + 5)
-            if frames == 1:  # TensorFlow sizes its output by the first frame
-                width, height = max(width, frame_width), max(height, frame_height)
+            width, height = max(width, frame_width), max(height, frame_height)
             position += 10 + (3 << ((frame_flags & 7) + 1) if frame_flags & 0x80 else 0) + 1  # + LZW code size
         elif block == 0x21:  # extension: introducer and label
             position += 2
         else:
             break  # not a GIF block: the decoder stops (or fails) here too
+        blocks += 1
         while position < len(data) and data[position]:  # data sub-blocks, up to the 0 terminator
             position += data[position] + 1
+            blocks += 1
+            if blocks > most_blocks:
+                raise HeaderError(f"a GIF of more than {most_blocks} blocks in {len(data)} bytes (at most "
+                                  f"{_GIF_FREE_BLOCKS} and one per {_GIF_BYTES_PER_BLOCK} bytes): not image data")
         position += 1
-    return ImageHeader("GIF", width, height, max(frames, 1))
+    if not frames:
+        raise HeaderError("a GIF without an image")
+    return ImageHeader("GIF", width, height, frames)
 
 
 def _bmp(data):

@@ -3,11 +3,12 @@
 A server that listens for photos is sent anything, so every request is measured against
 ``ServingLimits`` *before* anything is expanded or decoded (``serving/admission.py``):
 
-* bytes: a gRPC message or REST body over ``max_request_bytes`` is refused; the payloads held
-  at once (received, waiting or running) are capped by ``max_inflight_bytes``;
+* bytes: a gRPC message (priced as parsed, ``message_cost.py``) or REST body over
+  ``max_request_bytes`` is refused; the payloads held at once (waiting or running) are capped by
+  ``max_inflight_bytes``, and so are the bytes received of REST bodies still arriving;
 * tensors: the element count a TensorProto declares must be what its payload carries, the
   dtype must be the signature's, and the batch (dimension 0) at most ``max_batch_size``;
-* pixels: every photo's width x height (and GIF frames) is read from its header; one photo may
+* pixels: every photo's decoded width x height (and GIF frames) is read from its header; one photo may
   have ``max_image_pixels``, one request ``max_request_pixels``, and the photos being decoded
   at once across all requests ``max_inflight_pixels`` (a request waits up to
   ``queue_timeout_seconds`` for room, then gets UNAVAILABLE, which clients retry);
@@ -49,6 +50,11 @@ def batch_limit_from_message(message):
     """The batch limit named in a server's error text (ours or TF Serving's), or None."""
     match = _BATCH_TOO_LARGE_PATTERN.search(message or "")
     return int(match[2]) if match else None
+
+
+def request_too_large_message(what, limits):
+    """The error text for a request over ``max_request_bytes``: ``what`` says how large it is."""
+    return f"{what}, over the server's limit of {limits.max_request_bytes} bytes per request"
 
 
 def _limit(default, help):
@@ -104,10 +110,11 @@ class ServingLimits:
         ``base_bytes``: the process with its loaded version(s) (measured at start);
         ``per_photo_bytes``: the model's working memory per photo of a graph run (its activations).
         The terms: request payloads (each held as the message, its parse and numpy's copy, so 3x
-        ``max_inflight_bytes``; gRPC may hold up to ``max_concurrent_rpcs`` received messages before
-        they are admitted), decoded pixels, and the graph runs' activations.
+        ``max_inflight_bytes``; REST bodies still arriving, another ``max_inflight_bytes``; gRPC may
+        hold up to ``max_concurrent_rpcs`` received messages before they are admitted), decoded
+        pixels, and the graph runs' activations.
         """
-        payloads = 3 * self.max_inflight_bytes + self.max_concurrent_rpcs * self.max_request_bytes
+        payloads = 4 * self.max_inflight_bytes + self.max_concurrent_rpcs * self.max_request_bytes
         pixels = self.max_inflight_pixels * bytes_per_pixel
         activations = self.max_concurrent_batches * self.max_execution_batch_size * per_photo_bytes
         return base_bytes + payloads + pixels + activations

@@ -132,7 +132,7 @@ class RestApi:
                            "metadata": {SIGNATURE_DEF_FIELD: _json(signature_map, True)}})
 
     def _predict(self, spec, body):
-        document = parse_json_object(body)
+        document = parse_json_object(body, self.service.admission.limits.max_batch_size)
         signature_name = _signature_name(document) or contract.SERVING_SIGNATURE
         loaded = self.service.store.resolve(spec)
         definition = signature_def(loaded, signature_name)
@@ -147,18 +147,21 @@ async def start_rest_server(service, pool, host, port):
     admission = service.admission
 
     async def handle(method, target, body):
-        return await asyncio.get_running_loop().run_in_executor(pool, api.handle, method, target, body)
+        try:
+            with admission.payload(len(body)):
+                return await asyncio.get_running_loop().run_in_executor(pool, api.handle, method, target, body)
+        except ServingError as error:
+            return HTTP_STATUS.get(error.code, 500), error_json(error.message)
 
     @contextlib.contextmanager
-    def reserve(nbytes):
-        held = admission.payload(nbytes)
-        try:
-            held.__enter__()
-        except ServingError as error:
-            raise HttpError(HTTP_STATUS.get(error.code, 500), error.message) from None
-        try:
-            yield
-        finally:
-            held.__exit__(None, None, None)
+    def receiving():
+        with admission.receiving() as received:
+            def take(nbytes):
+                try:
+                    received(nbytes)
+                except ServingError as error:
+                    raise HttpError(HTTP_STATUS.get(error.code, 500), error.message) from None
 
-    return await HttpServer(handle, reserve, admission.limits).start(host, port)
+            yield take
+
+    return await HttpServer(handle, receiving, admission.limits).start(host, port)

@@ -10,9 +10,9 @@ Both protocols run on one asyncio event loop in a background thread (``grpc.aio`
 ``http_server``): a connection that sends slowly, or never finishes its request, costs a
 coroutine, not a thread. The blocking work (checking, decoding, TensorFlow) runs on a pool of
 ``ServingLimits.workers`` threads, and every request is admitted by ``Admission`` first
-(``admission.py``); a unary gRPC call must deliver its message within the read timeout
-(``_RequestDeadline``), as a REST request must (``http_server``). ``start_server`` runs it
-in-process; ``serve`` blocks until SIGTERM/SIGINT.
+(``admission.py``); a unary gRPC call must deliver its message within the read timeout, as a REST
+request must (``http_server``), and is priced as parsed before it is parsed (``_UnaryCalls``).
+``start_server`` runs it in-process; ``serve`` blocks until SIGTERM/SIGINT.
 """
 import asyncio
 import concurrent.futures
@@ -24,21 +24,40 @@ import threading
 
 import grpc
 from google.protobuf.message import DecodeError
-from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+from tensorflow_serving.apis import (model_service_pb2, model_service_pb2_grpc, prediction_service_pb2,
+                                     prediction_service_pb2_grpc)
 
 from ..schemas import serving_contract as contract
 from .admission import Admission
 from .errors import INTERNAL_ERROR, ServingError
-from .limits import MiB, ServingLimits
+from .limits import MiB, ServingLimits, request_too_large_message
+from .message_cost import MalformedMessage, OverBudget, parsed_cost
 from .model_store import ModelStore
 from .service import Service, model_spec_of
 from .warmup import replay_warmup_requests
 
 log = logging.getLogger(__name__)
 
+# "/package.Service/Method" -> the descriptor of its request message, for every method served.
+_REQUEST_TYPES = {f"/{service.full_name}/{method.name}": method.input_type
+                  for module in (prediction_service_pb2, model_service_pb2)
+                  for service in module.DESCRIPTOR.services_by_name.values() for method in service.methods}
+
+
+def _answer_error(context, error):
+    """Ends the call with a ServingError's status, set on the context rather than raised with
+    ``context.abort``: grpc.aio keeps the AbortError on the call's (Cython, uncollectable) state,
+    and the error's traceback holds every frame of the call, the parsed request with them, so each
+    refused call kept its request's memory for good (a 2 MB message of a million empty strings:
+    +76 MB per call, measured)."""
+    context.set_code(error.code)
+    context.set_details(error.message)
+    return None  # grpc.aio sends no message with a non-OK status
+
 
 def _serving(method):
-    """Runs a servicer method's blocking body on the worker pool; a ServingError becomes its gRPC status.
+    """Runs a servicer method's body; a ServingError becomes its gRPC status (``_answer_error``: every
+    refusal goes this way, never ``context.abort``).
 
     Anything else is a bug of the server: logged with its traceback, answered INTERNAL without
     its text (which may name server-side paths), where grpc would answer UNKNOWN with it.
@@ -49,10 +68,10 @@ def _serving(method):
         try:
             return await method(self, request)
         except ServingError as error:
-            await context.abort(error.code, error.message)
+            return _answer_error(context, error)
         except Exception:  # noqa: BLE001 - see the docstring
             log.exception("gRPC %s failed", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
+            return _answer_error(context, ServingError(grpc.StatusCode.INTERNAL, INTERNAL_ERROR))
 
     return handler
 
@@ -69,8 +88,7 @@ class _Servicer:
 class PredictionServicer(_Servicer, prediction_service_pb2_grpc.PredictionServiceServicer):
     @_serving
     async def Predict(self, request):
-        with self.service.admission.payload(request.ByteSize()):
-            return await self.run(self.service.predict, request)
+        return await self.run(self.service.predict, request)
 
     @_serving
     async def GetModelMetadata(self, request):
@@ -94,50 +112,91 @@ class ModelServicer(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
     async def GetModelStatus(self, request):
         return await self.run(self.service.status, model_spec_of(request))
 
-    async def HandleReloadConfigRequest(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "config reloads are not supported: this server watches one model dir")
+    @_serving
+    async def HandleReloadConfigRequest(self, request):
+        raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                           "config reloads are not supported: this server watches one model dir")
 
 
-class _RequestDeadline(grpc.aio.ServerInterceptor):
-    """Every unary call must deliver its request message within ``seconds`` of its start, and the
-    message must parse.
+class _UnaryCalls(grpc.aio.ServerInterceptor):
+    """How every unary call is received: counted, read within a deadline, priced, then parsed.
 
-    gRPC waits for a unary request without limit: a client that opens calls and never sends their
-    message would hold them, and the concurrent-call slots, forever. Each unary method is served as
-    a stream-unary one (the same bytes on the wire) that reads its one message under a timeout.
-    It reads the message's bytes and parses them itself: bytes that are no such message (garbage,
-    truncated, a string field that is not UTF-8, nesting past protobuf's limit) are INVALID_ARGUMENT,
-    as TF Serving answers, where grpc's own parsing would answer UNKNOWN and log a traceback.
+    * at most ``max_concurrent_rpcs`` calls are in progress (more: RESOURCE_EXHAUSTED at once;
+      gRPC's own ``maximum_concurrent_rpcs`` let 36-49 of 32 through, measured);
+    * gRPC waits for a unary request without limit: a client that opens calls and never sends their
+      message would hold them forever. Each unary method is served as a stream-unary one (the same
+      bytes on the wire) that reads its one message, as bytes, within ``read_timeout_seconds``;
+    * the bytes are priced as parsed (``message_cost.parsed_cost``) and held in the payload budget
+      (``Admission.payload``) before the worker pool parses them, so a message of a million tiny
+      entries is refused before it costs its parse, and no parse blocks the event loop. Bytes that
+      are no such message (garbage, truncated, a string field that is not UTF-8, nesting past
+      protobuf's limit) are INVALID_ARGUMENT, as TF Serving answers, where grpc's own parsing would
+      answer UNKNOWN and log a traceback.
     """
 
-    def __init__(self, seconds):
-        self.seconds = seconds
+    def __init__(self, admission, pool):
+        self.admission = admission
+        self._pool = pool
+        self._calls = 0
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming or handler.response_streaming:
             return handler
-        unary, parse, seconds = handler.unary_unary, handler.request_deserializer, self.seconds
+        request_type = _REQUEST_TYPES[handler_call_details.method]
 
         async def read_then_answer(request_iterator, context):
+            limits = self.admission.limits
+            if self._calls >= limits.max_concurrent_rpcs:
+                return _answer_error(context, ServingError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, f"the server has {self._calls} calls in progress, its "
+                                                        f"limit (--max-concurrent-rpcs); retry"))
+            self._calls += 1
             try:
-                data = await asyncio.wait_for(request_iterator.__aiter__().__anext__(), seconds)
-            except asyncio.TimeoutError:
-                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                    f"the request message did not arrive within {seconds:g} s")
-            except StopAsyncIteration:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
-            try:
-                request = parse(data)
-            except DecodeError as error:
-                log.debug("%s: unparseable request of %d bytes: %s", handler_call_details.method, len(data), error)
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                    f"the request message ({len(data)} bytes) does not parse as the method's "
-                                    f"request type")
-            return await unary(request, context)
+                data = await self._receive(request_iterator, limits.read_timeout_seconds)
+                cost = await self._run(parsed_cost, data, request_type, limits.max_request_bytes)
+                with self.admission.payload(cost):
+                    request = await self._run(handler.request_deserializer, data)
+                    del data
+                    response = await handler.unary_unary(request, context)
+                    del request  # before the payload is released (the memory is given back then)
+                return response
+            except ServingError as error:
+                return _answer_error(context, error)
+            finally:
+                self._calls -= 1
 
         return grpc.stream_unary_rpc_method_handler(read_then_answer, response_serializer=handler.response_serializer)
+
+    async def _run(self, function, *args):
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        except OverBudget as over:
+            raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               request_too_large_message(str(over), self.admission.limits)) from None
+        except MalformedMessage as error:  # our own words: no server detail
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"the request message does not parse: {error}") \
+                from None
+        except DecodeError as error:  # protobuf's words name its classes: logged, not answered
+            log.debug("unparseable request: %s", error)
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                               "the request message does not parse as the method's request type") from None
+
+    @staticmethod
+    async def _receive(request_iterator, seconds):
+        """The call's one message, as bytes."""
+        messages = request_iterator.__aiter__()
+        try:
+            return await asyncio.wait_for(messages.__anext__(), seconds)
+        except asyncio.TimeoutError:
+            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                               f"the request message did not arrive within {seconds:g} s") from None
+        except StopAsyncIteration:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message") from None
+        finally:
+            # gRPC's message generator, suspended after its first message, holds that message until
+            # the garbage collector finds it: a large request's memory outlived its call (measured).
+            await messages.aclose()
 
 
 def _address(host, port):
@@ -162,8 +221,7 @@ class _EventLoopThread:
 
 
 async def _start_grpc(service, pool, host, port, limits):
-    server = grpc.aio.server(interceptors=[_RequestDeadline(limits.read_timeout_seconds)],
-                             maximum_concurrent_rpcs=limits.max_concurrent_rpcs, options=[
+    server = grpc.aio.server(interceptors=[_UnaryCalls(service.admission, pool)], options=[
         # Over-limit messages are refused by gRPC before the handler sees them: keep its limit above
         # ours so that an oversized request gets the handler's clearer RESOURCE_EXHAUSTED message.
         ("grpc.max_receive_message_length", limits.max_request_bytes + MiB),
@@ -193,6 +251,7 @@ class RunningServer:
     _loop: _EventLoopThread
     _grpc_server: object
     _pool: concurrent.futures.ThreadPoolExecutor
+    _admission: Admission
     rest_server: object = None
 
     @property
@@ -204,16 +263,19 @@ class RunningServer:
         return self.rest_server.port if self.rest_server else None
 
     def stop(self, grace=5.0):
-        """Stops taking requests, lets those in flight finish for up to ``grace`` seconds."""
-        if self.rest_server:
-            self._loop.call(self.rest_server.stop(grace))
-        self._loop.call(self._stop_grpc(grace))
+        """Stops taking requests and lets the graph runs in progress finish for up to ``grace`` seconds (both
+        protocols at once); requests still waiting for pixel or graph-run room answer UNAVAILABLE at once
+        (clients retry elsewhere): a queue of them would otherwise hold the exit for its whole length
+        (20.6 s, measured)."""
+        self._admission.close()
+        self._loop.call(self._stop_transports(grace))
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._loop.close()
         self.store.stop()
 
-    async def _stop_grpc(self, grace):
-        await self._grpc_server.stop(grace)
+    async def _stop_transports(self, grace):
+        stops = [self._grpc_server.stop(grace)] + ([self.rest_server.stop(grace)] if self.rest_server else [])
+        await asyncio.gather(*stops)
         self._grpc_server = None  # gRPC's aio server must be freed while its event loop runs
 
     def wait(self):
@@ -255,7 +317,7 @@ def start_server(model_dir, host="127.0.0.1", port=0, model_name=contract.MODEL_
         pool.shutdown(wait=False)
         store.stop()
         raise
-    running = RunningServer(store, host, bound, loop, grpc_server, pool)
+    running = RunningServer(store, host, bound, loop, grpc_server, pool, admission)
     if rest_port is not None:
         from .rest import start_rest_server
 

@@ -17,7 +17,7 @@ import zlib
 import grpc
 from PIL import Image
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from colornet.schemas import serving_contract as contract
 from colornet.serving.limits import ServingLimits
@@ -104,11 +104,44 @@ def png_header_only(width, height):
     return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
 
 
-def gif(width, height, frames):
-    """A GIF of ``frames`` 1x1 frames on a ``width`` x ``height`` screen: a few bytes per frame."""
-    frame = (b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0x80) + b"\x00\x00\x00\xff\xff\xff"
-             + b"\x02\x02\x44\x01\x00")
-    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + frame * frames + b"\x3b"
+def _gif_frame(width, height, left=0, top=0):
+    """One uniform gray ``width`` x ``height`` frame (image descriptor, local color table, LZW data) at
+    (``left``, ``top``): Pillow's LZW data of a uniform frame is a few bytes per thousand pixels."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buffer, "GIF")
+    encoded = buffer.getvalue()
+    flags = encoded[10]
+    table = encoded[13:13 + (3 << ((flags & 7) + 1))]  # Pillow writes a global color table
+    image = encoded[encoded.index(b"\x2c", 13 + len(table)):-1]  # up to the trailer
+    return b"\x2c" + struct.pack("<HHHHB", left, top, width, height, 0x80 | flags & 7) + table + image[10:]
+
+
+def gif(width, height, frames, screen=None, before_frames=b""):
+    """A GIF of ``frames`` uniform frames of ``width`` x ``height`` (a few KB for millions of pixels);
+    ``frames`` may instead be a list of (width, height), the logical ``screen`` another size, and
+    ``before_frames`` bytes (extension blocks) come before the first frame."""
+    sizes = frames if isinstance(frames, list) else [(width, height)] * frames
+    encoded = {size: _gif_frame(*size) for size in set(sizes)}
+    screen_width, screen_height = screen or (width, height)
+    return (b"GIF89a" + struct.pack("<HHBBB", screen_width, screen_height, 0, 0, 0) + before_frames
+            + b"".join(encoded[size] for size in sizes) + b"\x3b")
+
+
+def gif_comment_blocks(count):
+    """A comment extension of ``count`` one-byte sub-blocks (2 bytes each)."""
+    return b"\x21\xfe" + b"\x01c" * count + b"\x00"
+
+
+def jpeg_hiding_its_sof(width, height, fake=(10, 10)):
+    """A uniform ``width`` x ``height`` JPEG whose markers after SOI sit behind an FF00 (stuffed data to
+    libjpeg, which scans on) that a naive parser takes for a segment whose length covers them all,
+    landing on a fake SOF of ``fake`` size after the end of the image. The JPEG must stay under 64 KiB
+    (a segment length): Huffman-optimized, a uniform 4000x4000 one takes 61 KiB."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 100).save(buffer, "JPEG", optimize=True)
+    real = buffer.getvalue()
+    fake_sof = b"\xff\xc0\x00\x0b\x08" + struct.pack(">HH", fake[1], fake[0]) + b"\x01\x01\x11\x00"
+    return real[:2] + b"\xff\x00" + struct.pack(">H", len(real)) + real[2:] + fake_sof
 
 
 def predict(channel, tensor, timeout, signature=contract.SERVING_SIGNATURE, name=contract.IMAGES_INPUT):
@@ -124,10 +157,81 @@ def predict(channel, tensor, timeout, signature=contract.SERVING_SIGNATURE, name
     return grpc.StatusCode.OK, ""
 
 
+def _varint(number):
+    out = bytearray()
+    while number >= 0x80:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    return bytes(out + bytes([number]))
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def empty_string_entries(count):
+    """``count`` empty ``string_val`` entries of a TensorProto, as wire bytes (2 bytes each): written raw,
+    since building such a proto in Python would cost the client what it costs the server."""
+    return b"\x42\x00" * count
+
+
+def predict_bytes(tensor, raw_tensor_fields=b"", model=contract.MODEL_NAME):
+    """A serialized PredictRequest for ``model`` with ``tensor`` (plus ``raw_tensor_fields``) as its images input."""
+    entry = _field(1, contract.IMAGES_INPUT.encode()) + _field(2, tensor.SerializeToString() + raw_tensor_fields)
+    return _field(1, _field(1, model.encode())) + _field(2, entry)
+
+
+def classification_bytes(photo):
+    """A serialized ClassificationRequest of one tf.Example holding ``photo``."""
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = contract.MODEL_NAME
+    example = request.input.example_list.examples.add()
+    example.features.feature["image"].bytes_list.value.append(photo)
+    return request.SerializeToString()
+
+
+def predict_raw(channel, body, timeout, method="Predict"):
+    """(status code, details) of a PredictionService call whose request message is the bytes ``body``."""
+    call = channel.unary_unary(f"/tensorflow.serving.PredictionService/{method}", request_serializer=bytes,
+                               response_deserializer=bytes)
+    try:
+        call(body, timeout=timeout)
+    except grpc.RpcError as error:
+        return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
 def post(path, body, headers=b""):
     """The raw bytes of a POST of ``body`` that closes the connection after the reply."""
     return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n".encode()
             + headers + b"\r\n" + body)
+
+
+def post_chunked(path, body, chunk=4096):
+    """The raw bytes of a chunked POST of ``body`` (``chunk`` bytes per chunk) that closes the connection."""
+    chunks = b"".join(f"{len(body[start:start + chunk]):x}\r\n".encode() + body[start:start + chunk] + b"\r\n"
+                      for start in range(0, len(body), chunk))
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+            + chunks + b"0\r\n\r\n")
+
+
+def trickle(port, head, interval, stop):
+    """Sends ``head`` and then one body byte every ``interval`` s until ``stop`` is set or the server closes;
+    returns the status of the server's reply (None if it closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            while not stop.wait(interval):
+                sock.sendall(b" ")
+        except OSError:
+            pass  # the server closed the connection
+        sock.settimeout(5)
+        try:
+            reply = sock.recv(65536)
+        except OSError:
+            return None
+    return int(reply.split()[1]) if reply else None
 
 
 def http(port, raw, timeout=15):

@@ -1,13 +1,16 @@
 """What a stranger sends `colornet serve` (gRPC and REST), against the server in a subprocess.
 
-One test per case of issue 11 (and per case handled before it), each asserting the answer's
-status, and, after every test, that the server process is still up and its peak resident memory
-(VmHWM, /proc/<pid>/status) stayed within the documented bound (``ServingLimits.memory_bound_bytes``
-for the limits it runs with). The server runs a stand-in model (tests/stand_in_model.py) with the
-default limits except smaller pixel budgets and short REST timeouts, so that the suite stays
-within about two minutes.
+One test per case of issues 11 and 19 (and per case handled before them), each asserting the
+answer's status, and, after every test, that the server process is still up and its peak resident
+memory (VmHWM, /proc/<pid>/status) stayed within the documented bound
+(``ServingLimits.memory_bound_bytes`` for the limits it runs with). Issue 19's cases also check
+that a normal photo is colorized right after, and its memory cases run 40 times and check that
+RSS comes back near where it was. The server runs a stand-in model (tests/stand_in_model.py) with
+the default limits except smaller pixel budgets and short REST timeouts, so that the suite stays
+within about three minutes.
 """
 import base64
+import collections
 import concurrent.futures
 import json
 import shutil
@@ -29,8 +32,9 @@ from colornet.serving.admission import tensor_to_array
 from colornet.serving.errors import ServingError
 from colornet.serving.limits import BYTES_PER_PIXEL, MiB, ServingLimits
 
-from hostile_fixtures import (floats_declaring, gif, http, limit_flags, png, png_header_only, post, predict,
-                              shape, start_server_process, strings)
+from hostile_fixtures import (classification_bytes, empty_string_entries, floats_declaring, gif, gif_comment_blocks,
+                              http, jpeg_hiding_its_sof, limit_flags, png, png_header_only, post, post_chunked,
+                              predict, predict_bytes, predict_raw, shape, start_server_process, strings, trickle)
 from serving_fixtures import RED, jpeg_bytes, write_tint_model
 
 LIMITS = ServingLimits(max_image_pixels=12_000_000, max_request_pixels=16_000_000, max_inflight_pixels=16_000_000,
@@ -128,8 +132,35 @@ def test_a_30000x30000_header_is_reported_with_its_size(channel):
 
 
 def test_a_gif_of_many_frames_is_priced_by_every_frame(channel):
-    code, details = _predict(channel, strings([gif(2000, 2000, 100)]))  # 1.4 KB, 400 million pixels decoded
+    code, details = _predict(channel, strings([gif(2000, 2000, 100)]))  # 390 KB, 400 million pixels decoded
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "2000x2000 x 100 frames GIF" in details
+
+
+# -- the price is of what the decoder produces (issue 19 items 2 and 3) -------------------------------------
+
+@pytest.mark.parametrize("photo, priced", [
+    # 9 KB: a 1x1 screen and first frame, then a 4000x4000 frame (was priced at 2 pixels)
+    (gif(0, 0, [(1, 1), (4000, 4000)], screen=(1, 1)), "4000x4000 x 2 frames GIF image (32000000 pixels)"),
+    # its markers behind an FF00 that a naive parser reads as a segment covering them, then a fake
+    # 10x10 SOF (was priced at 100 pixels; libjpeg reads the real one)
+    (jpeg_hiding_its_sof(4000, 4000), "4000x4000 JPEG image (16000000 pixels)"),
+], ids=["gif_large_second_frame", "jpeg_fake_sof"])
+def test_photos_are_priced_as_the_decoder_decodes_them(server, channel, photo, priced):
+    assert len(photo) < 64 * 1024
+    code, details = _predict(channel, strings([photo]))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and f"a {priced}, over" in details
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+
+
+def test_a_gif_of_millions_of_comment_blocks_is_refused_before_decoding(server, channel):
+    """32 MiB of one-byte comment sub-blocks before a 64x48 frame took 61-109 s of server time."""
+    blocks = (LIMITS.max_request_bytes - 4096) // 2
+    photo = gif(64, 48, 1, before_frames=gif_comment_blocks(blocks))
+    started = time.monotonic()
+    code, details = _predict(channel, strings([photo]))
+    assert time.monotonic() - started < 10
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "blocks in" in details and "not image data" in details
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
 
 
 def test_request_over_the_byte_limit(channel):
@@ -181,19 +212,38 @@ def test_concurrent_large_photos_wait_for_the_pixel_budget(server, channel):
     assert burst_peak - before <= LIMITS.max_inflight_pixels * BYTES_PER_PIXEL
 
 
-def test_senders_that_never_finish_hold_no_worker(server, channel):
-    """Calls whose request never arrives cost the server no thread: other calls are answered at once,
-    and the stalled calls end with DEADLINE_EXCEEDED after the read timeout."""
+def _stalled_calls(channel, count, release):
+    """``count`` Predict calls whose request message is not sent until ``release`` is set (futures)."""
     stalled_predict = channel.stream_unary("/tensorflow.serving.PredictionService/Predict",
                                            request_serializer=predict_pb2.PredictRequest.SerializeToString,
                                            response_deserializer=predict_pb2.PredictResponse.FromString)
-    release = threading.Event()
 
     def never_sent():
         release.wait(CALL_TIMEOUT)
         yield predict_pb2.PredictRequest()
 
-    stalled = [stalled_predict.future(never_sent(), timeout=CALL_TIMEOUT) for _ in range(2 * LIMITS.workers)]
+    return [stalled_predict.future(never_sent(), timeout=CALL_TIMEOUT) for _ in range(count)]
+
+
+def test_concurrent_rpcs_are_limited_exactly(server, channel):
+    """40 stalled calls against --max-concurrent-rpcs 32: 32 are held (then DEADLINE_EXCEEDED), 8 are
+    refused at once (gRPC's own limit let 36-49 in)."""
+    release = threading.Event()
+    stalled = _stalled_calls(channel, LIMITS.max_concurrent_rpcs + 8, release)
+    try:
+        codes = collections.Counter(future.exception(timeout=30).code() for future in stalled)
+    finally:
+        release.set()
+    assert codes == {grpc.StatusCode.DEADLINE_EXCEEDED: LIMITS.max_concurrent_rpcs,
+                     grpc.StatusCode.RESOURCE_EXHAUSTED: 8}
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+
+
+def test_senders_that_never_finish_hold_no_worker(server, channel):
+    """Calls whose request never arrives cost the server no thread: other calls are answered at once,
+    and the stalled calls end with DEADLINE_EXCEEDED after the read timeout."""
+    release = threading.Event()
+    stalled = _stalled_calls(channel, 2 * LIMITS.workers, release)
     try:
         time.sleep(1)
         started = time.monotonic()
@@ -297,6 +347,52 @@ def test_rest_listen_backlog_is_normal(server):
     assert int(out.split()[2]) == LIMITS.listen_backlog  # Send-Q of a listening socket is its backlog
 
 
+@pytest.mark.parametrize("header_bytes, status", [(60 * 1024, 200), (64 * 1024 + 1, 431), (127 * 1024, 431)])
+def test_rest_headers_over_64_kib_are_431(server, header_bytes, status):
+    line = b"GET /v1/models/colornet HTTP/1.1\r\n"
+    fixed = line + b"Host: x\r\nConnection: close\r\nX-Filler: \r\n\r\n"
+    raw = fixed[:-4] + b"a" * (header_bytes - len(fixed)) + b"\r\n\r\n"
+    assert len(raw) == header_bytes
+    reply_status, body = _http(server, raw)
+    assert reply_status == status, body
+    assert _http(server, b"GET /v1/models/colornet HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+
+
+def _rest_colorize_body(size):
+    """A predict body of one small photo, padded with spaces to ``size`` bytes."""
+    body = json.dumps({"instances": [{"b64": base64.b64encode(jpeg_bytes()).decode()}]}).encode()
+    return body + b" " * (size - len(body))
+
+
+def test_slow_uploads_promising_32_mib_lock_nobody_out(server, channel):
+    """Four uploads declare Content-Length 32 MiB (4 x 32 MiB: the whole in-flight budget) and send a
+    byte every 0.5 s: they hold the bytes they sent, not those promised, so gRPC and REST requests
+    are answered meanwhile; the uploads end with 408 after the read timeout."""
+    stop = threading.Event()
+    head = (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + str(LIMITS.max_request_bytes).encode() + b"\r\n\r\n")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        uploads = [pool.submit(trickle, server.rest_port, head, 0.5, stop) for _ in range(4)]
+        try:
+            time.sleep(0.5)
+            body = _rest_colorize_body(1000)
+            for _ in range(5):
+                assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+                assert _http(server, post(PREDICT, body))[0] == 200
+        finally:
+            stop.set()
+        assert [upload.result() for upload in uploads] == [408] * 4
+
+
+def test_honest_chunked_uploads_at_once_are_all_answered(server):
+    """Eight 16 KB chunked bodies at once: each holds its 16 KB (a chunked body held 32 MiB, the most it
+    may grow to, so four filled the budget and the others got 503)."""
+    raw = post_chunked(PREDICT, _rest_colorize_body(16 * 1024))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: _http(server, raw)[0], range(8)))
+    assert statuses == [200] * 8
+
+
 def test_rest_predict_with_one_bad_photo_answers_the_others(server):
     photos = [{"b64": base64.b64encode(jpeg_bytes()).decode()}, {"b64": base64.b64encode(b"junk").decode()}]
     status, body = _http(server, post(PREDICT, json.dumps({"instances": photos}).encode()))
@@ -319,6 +415,86 @@ def test_release_memory_gives_a_large_requests_memory_back(models):
         grown, kept = status["peak"] - before, status["rss"] - before
         assert grown > 150 * MiB  # the request did cost memory ...
         assert kept < grown / 3, f"{kept / MiB:.0f} of {grown / MiB:.0f} MiB kept"  # ... and most came back
+    finally:
+        served.stop()
+
+
+# -- refusals give their memory back (issue 19 item 1) -----------------------------------------------------
+
+REPEATS = 40
+RSS_KEPT = 64 * MiB  # what a case may leave resident after REPEATS runs (glibc's arenas keep some pages)
+
+
+def _repeated(server, channel, send, expected):
+    """Runs ``send()`` once, then REPEATS times more; returns the RSS growth over the REPEATS runs.
+
+    Each answer must have the ``expected`` code, and a normal photo is colorized right after.
+    """
+    assert send()[0] == expected
+    baseline = server.status()["rss"]
+    for _ in range(REPEATS):
+        code, details = send()
+        assert code == expected, details
+    grown = server.status()["rss"] - baseline
+    assert _predict(channel, strings([jpeg_bytes()]))[0] == grpc.StatusCode.OK
+    return grown
+
+
+@pytest.mark.parametrize("method, body, expected, message", [
+    # 2 MB: a million empty strings declaring one element (each kept +76 MB for good before)
+    ("Predict", predict_bytes(strings([], dims=[1]), empty_string_entries(1_000_000)),
+     grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
+    # 32 MiB of empty strings (1.3 GB parsed, kept, and 3.5 s of the event loop before)
+    ("Predict", predict_bytes(strings([], dims=[1]), empty_string_entries(LIMITS.max_request_bytes // 2 - 64)),
+     grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
+    # 1 MiB for a model that is not served
+    ("Predict", predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND, "'other'"),
+    # a tensor that declares fewer elements than it carries
+    ("Predict", predict_bytes(strings([b""] * 20000, dims=[1])), grpc.StatusCode.INVALID_ARGUMENT,
+     "but carries 20000"),
+    # 4 MiB for a method not served
+    ("Classify", classification_bytes(b"x" * 4 * MiB), grpc.StatusCode.UNIMPLEMENTED, "Classify is not served"),
+], ids=["million_empty_strings", "32_mib_of_empty_strings", "unknown_model", "more_elements_than_declared",
+        "classify_4_mib"])
+def test_refused_grpc_requests_give_their_memory_back(server, channel, method, body, expected, message):
+    def send():
+        return predict_raw(channel, body, CALL_TIMEOUT, method)
+
+    assert message in send()[1]
+    grown = _repeated(server, channel, send, expected)
+    assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
+
+
+def test_a_32_mib_rest_body_of_empty_rows_is_refused_while_parsing(server, channel):
+    """32 MiB of "" rows took 2.9 GB and 57 CPU-seconds before the batch size was refused."""
+    rows = (LIMITS.max_request_bytes - 64) // 3
+    raw = post(PREDICT, b'{"instances": [' + b'"",' * (rows - 1) + b'""]}')
+    started = time.monotonic()
+    status, body = _http(server, raw)
+    assert status == 400 and "JSON body holds more than 2048 values" in body["error"]
+    assert time.monotonic() - started < 5
+    grown = _repeated(server, channel, lambda: _http(server, raw), 400)
+    assert grown < RSS_KEPT, f"{REPEATS} refusals kept {grown / MiB:.0f} MiB"
+
+
+# -- stopping (issue 19 item 6) ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_sigterm_while_busy_exits_within_the_grace(models):
+    """SIGTERM while eight 12-megapixel photos wait for the pixel budget (about 12 s of work, one at a
+    time): the server stops within its 5 s grace and the end of the graph run in progress."""
+    served = start_server_process(models, *limit_flags(LIMITS))
+    try:
+        with grpc.insecure_channel(served.target) as channel, concurrent.futures.ThreadPoolExecutor(8) as pool:
+            photo = strings([png(4000, 3000)])
+            calls = [pool.submit(_predict, channel, photo) for _ in range(8)]
+            time.sleep(2)
+            started = time.monotonic()
+            served.process.terminate()
+            assert served.process.wait(timeout=30) == 0
+            assert time.monotonic() - started < 5 + 3
+            codes = {call.result()[0] for call in calls}
+        assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
     finally:
         served.stop()
 
