@@ -4,7 +4,7 @@ Implements ``tensorflow.serving.PredictionService`` (Predict, GetModelMetadata) 
 ``tensorflow.serving.ModelService`` (GetModelStatus), so TF Serving's clients work unchanged;
 Classify, Regress and MultiInference are refused as TF Serving refuses them for a model without
 such signatures (INVALID_ARGUMENT), HandleReloadConfigRequest answers UNIMPLEMENTED. A request
-message that does not parse is INVALID_ARGUMENT (``_RequestDeadline`` parses it).
+message that does not parse is INVALID_ARGUMENT (``_UnaryCalls`` parses it).
 
 Both protocols run on one asyncio event loop in a background thread (``grpc.aio`` and
 ``http_server``): a connection that sends slowly, or never finishes its request, costs a
