@@ -121,8 +121,12 @@ class RestApi:
 
     def _refuse_inference(self, method, spec, body):
         """``:classify`` / ``:regress``: refused as TF Serving refuses them for a model without such signatures."""
-        spec.signature_name = _signature_name(parse_json_object(body))
+        spec.signature_name = _signature_name(self._document(body))
         self.service.refuse_inference(method, spec)
+
+    def _document(self, body):
+        """The JSON body, its values counted against the batch limit while it is parsed."""
+        return parse_json_object(body, self.service.admission.limits.max_batch_size)
 
     def _metadata(self, spec):
         response = self.service.metadata(spec)
@@ -132,7 +136,7 @@ class RestApi:
                            "metadata": {SIGNATURE_DEF_FIELD: _json(signature_map, True)}})
 
     def _predict(self, spec, body):
-        document = parse_json_object(body, self.service.admission.limits.max_batch_size)
+        document = self._document(body)
         signature_name = _signature_name(document) or contract.SERVING_SIGNATURE
         loaded = self.service.store.resolve(spec)
         definition = signature_def(loaded, signature_name)
