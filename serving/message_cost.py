@@ -59,6 +59,12 @@ class _Walk:
                              f"request of {len(self.data)} bytes takes more than {self.cost} bytes parsed")
 
     def message(self, start, end, message_descriptor, depth):
+        if self._fields(start, end, message_descriptor, depth, None) != end:
+            raise MalformedMessage("a field longer than its message")
+
+    def _fields(self, start, end, message_descriptor, depth, group):
+        """Walks fields from ``start``; returns where the message ends (``end``) or, inside a group (an
+        unknown field's old proto2 encoding, which protobuf parses in proto3 messages too), after its end tag."""
         if depth > _MAX_DEPTH:
             raise MalformedMessage(f"messages nested more than {_MAX_DEPTH} deep")
         data, position, entries = self.data, start, 0
@@ -87,16 +93,25 @@ class _Walk:
                     _, position = _varint(data, position)
                 elif wire_type in (1, 5):
                     position += 8 if wire_type == 1 else 4
-                else:  # groups (3, 4) are not in proto3; 6 and 7 are no wire type
+                elif wire_type == 3:
+                    position = self._fields(position, end, None, depth + 1, key >> 3)
+                elif wire_type == 4:
+                    if group != key >> 3:
+                        raise MalformedMessage("an end of group without its start")
+                    self.add(entries * ENTRY_BYTES)
+                    return position
+                else:  # 6 and 7 are no wire type
                     raise MalformedMessage(f"wire type {wire_type}")
                 entries += 1
                 if entries & 1023 == 0:
                     self.add(1024 * ENTRY_BYTES)
+                    entries = 0
         except IndexError:
             raise MalformedMessage("a truncated field") from None
-        self.add((entries & 1023) * ENTRY_BYTES)
-        if position != end:
-            raise MalformedMessage("a field longer than its message")
+        if group is not None:
+            raise MalformedMessage("a group without its end")
+        self.add(entries * ENTRY_BYTES)
+        return position
 
 
 def parsed_cost(data, message_descriptor, limit):

@@ -168,19 +168,19 @@ class _UnaryCalls(grpc.aio.ServerInterceptor):
 
         return grpc.stream_unary_rpc_method_handler(read_then_answer, response_serializer=handler.response_serializer)
 
-    async def _run(self, function, *args):
+    async def _run(self, function, data, *args):
+        """``function(data, *args)`` on the worker pool; its refusals as ServingErrors."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, data, *args)
         except OverBudget as over:
             raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                request_too_large_message(str(over), self.admission.limits)) from None
-        except MalformedMessage as error:  # our own words: no server detail
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"the request message does not parse: {error}") \
-                from None
-        except DecodeError as error:  # protobuf's words name its classes: logged, not answered
-            log.debug("unparseable request: %s", error)
+        except (MalformedMessage, DecodeError) as error:
+            # protobuf's own words name its classes: logged, not answered
+            log.debug("unparseable request of %d bytes: %s", len(data), error)
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                               "the request message does not parse as the method's request type") from None
+                               f"the request message ({len(data)} bytes) does not parse as the method's "
+                               "request type") from None
 
     @staticmethod
     async def _receive(request_iterator, seconds):

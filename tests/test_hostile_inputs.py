@@ -448,12 +448,14 @@ def _repeated(server, channel, send, expected):
     ("Predict", predict_bytes(strings([], dims=[1]), empty_string_entries(LIMITS.max_request_bytes // 2 - 64)),
      grpc.StatusCode.RESOURCE_EXHAUSTED, "bytes parsed, over the server's limit of"),
     # 1 MiB for a model that is not served
-    ("Predict", predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND, "'other'"),
+    ("Predict", predict_bytes(strings([b"x" * MiB]), model="other"), grpc.StatusCode.NOT_FOUND,
+     "Servable not found for request: Latest(other)"),
     # a tensor that declares fewer elements than it carries
     ("Predict", predict_bytes(strings([b""] * 20000, dims=[1])), grpc.StatusCode.INVALID_ARGUMENT,
      "but carries 20000"),
-    # 4 MiB for a method not served
-    ("Classify", classification_bytes(b"x" * 4 * MiB), grpc.StatusCode.UNIMPLEMENTED, "Classify is not served"),
+    # 4 MiB for a method the model has no signature for (refused as TF Serving refuses it)
+    ("Classify", classification_bytes(b"x" * 4 * MiB), grpc.StatusCode.INVALID_ARGUMENT,
+     "Expected classification signature method_name"),
 ], ids=["million_empty_strings", "32_mib_of_empty_strings", "unknown_model", "more_elements_than_declared",
         "classify_4_mib"])
 def test_refused_grpc_requests_give_their_memory_back(server, channel, method, body, expected, message):
