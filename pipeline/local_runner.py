@@ -75,7 +75,7 @@ def run(config):
     def execute():
         with component_progress():
             tfx.orchestration.LocalDagRunner().run(pipeline)
-        verdict = latest_verdict(config.pipeline_root)
+        verdict = latest_verdict(config.pipeline_root, config.blessing)
         outcome = verdict.line() if verdict else "no Evaluator verdict (the run stopped before the Evaluator)"
         print(outcome, flush=True)
         return outcome

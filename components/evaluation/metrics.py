@@ -293,7 +293,9 @@ def _metric_class(class_name, family, name, result, doc):
 
     # Plain graph code: AutoGraph has nothing to convert in ``result`` (and cannot parse a lambda).
     result = tf.autograph.experimental.do_not_convert(result)
-    return type(class_name, (family,), {"__init__": __init__, "result": result, "__doc__": doc,
+    # ``metric_name``: TFMA names a metric after its class (snake case) unless its config says otherwise, and
+    # GrayTop1Agreement would come out as gray_top1agreement; the Evaluator passes this name.
+    return type(class_name, (family,), {"__init__": __init__, "result": result, "__doc__": doc, "metric_name": name,
                                         "__module__": __name__, "__qualname__": class_name})
 
 
