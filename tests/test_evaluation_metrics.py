@@ -230,3 +230,13 @@ def test_streaming_false_color_and_agreement_equal_the_per_photo_measures():
     metric = metrics.Top1Agreement()
     metric.update_state(ab, truth)
     assert [variable.name.split("/")[-1] for variable in metric.variables] == ["sums:0"]
+
+
+def test_side_by_side_with_a_classifier_adds_the_classifier_test_and_false_color():
+    lightness, ab = _photos()
+    values = metrics.side_by_side(lightness, ab, ab, metrics.Classifier())  # a model that knows the answer
+    assert values["top1_agreement/model"] == values["top5_agreement/model"] == 1.0
+    assert 0.0 <= values["top1_agreement/gray"] <= 1.0 and 0.0 <= values["top5_agreement/constant"] <= 1.0
+    assert values["false_color/model"] == pytest.approx(values["false_color/original"])
+    assert values["false_color/gray"] == 0.0
+    assert "top1_agreement/model" not in metrics.side_by_side(lightness, ab, ab)

@@ -92,8 +92,8 @@ def false_color(lab_image):
     """Each photo's fraction of pixels on a strong chroma edge (>= ``FALSE_COLOR_AB_EDGE``) over
     ``FALSE_COLOR_STEEPER`` times as steep as any lightness edge within ``FALSE_COLOR_REACH`` pixels: color
     changing where the picture hardly does. Real chroma edges come with lightness edges (objects differ in
-    both; bsds500/val: 0.02 % of the pixels at full size, 0.15 % at 64 px), rainbow streaks do not (a rainbow
-    of period 24 px over those photos: 37 %). An edge between two saturated colors of nearly the same
+    both; bsds500/val: 0.02 % of the pixels at full size, 0.10 % at 64 px), rainbow streaks do not (a rainbow
+    of period 24 px over those photos: 34 %). An edge between two saturated colors of nearly the same
     lightness (red on green) counts too, which is why a candidate is compared with its original's rate."""
     chroma_edge = _gradient(lab_image[..., 1:])
     window = 2 * FALSE_COLOR_REACH + 1
