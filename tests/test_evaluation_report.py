@@ -105,7 +105,7 @@ def test_latest_version_is_used_and_tints(model_base, photos):
     assert astronaut["model"]["ab_mse"] == pytest.approx(expected, rel=0.01)
 
 
-def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos):
+def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos, classifier):
     constant = report_lib.constant_color(image_files(photos))
     colored = [report_lib.read_rgb(path.read_bytes()) for path in sorted((photos / "nested").glob("*.jpg"))]
     colored.append(report_lib.read_rgb((photos / "astronaut.png").read_bytes()))
@@ -123,7 +123,7 @@ def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos
         return colorize
 
     for tint in (constant, constant + [6.0, -4.0], (0.0, 15.0)):
-        summary = report_lib.evaluate_folder(paint(tint), photos)["summary"]
+        summary = report_lib.evaluate_folder(paint(tint), photos, classifier=classifier)["summary"]
         assert summary["ratios"]["ab_mse_vs_constant"] > 0.99  # uint8 rounding of the PNGs only
         # Every photo gets the same mean color, but for what the gamut clips.
         assert summary["photo_color_std"]["model"] < 0.25 * summary["photo_color_std"]["original"]
