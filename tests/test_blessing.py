@@ -70,6 +70,7 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
     # TFMA's confidence intervals (jackknife over photo buckets) are in the stored metrics the verdict reads.
     (stored,) = tfma.load_metrics(str(tmp_path / "tfma"))
     (ratio,) = [entry for entry in stored.metric_keys_and_values if entry.key.name == "ab_mse_vs_constant"]
+    assert ratio.value.double_value.value == pytest.approx(measured["ab_mse_vs_constant"])  # what the verdict reads
     interval = ratio.confidence_interval
     assert interval.lower_bound.double_value.value <= measured["ab_mse_vs_constant"] \
         <= interval.upper_bound.double_value.value
