@@ -110,7 +110,7 @@ def run(config):
             _ingest_new_spans(config, metadata, ingested_before)
         with component_progress():
             tfx.orchestration.LocalDagRunner().run(pipeline)
-        verdict = latest_verdict(config.pipeline_root)
+        verdict = latest_verdict(config.pipeline_root, config.blessing)
         outcome = verdict.line() if verdict else "no Evaluator verdict (the run stopped before the Evaluator)"
         print(outcome, flush=True)
         return {"outcome": outcome, **(_span_record(config, metadata, ingested_before) if config.spans else {})}

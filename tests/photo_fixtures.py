@@ -39,3 +39,14 @@ def make_photo_folder(root: Path, shared_data: Path) -> Path:
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (root / "notes.txt").write_text("not a photo")
     return root
+
+
+def rainbow_streaks(rgb: np.ndarray, period: int = 24, chroma: float = 60.0) -> np.ndarray:
+    """A photo's own lightness under vertical bands of saturated color cycling through the hues every
+    ``period`` pixels: the false color a colorizer paints over snow, water or rock, as uint8 RGB."""
+    import skimage.color
+
+    lab = skimage.color.rgb2lab(rgb)
+    angle = 2 * np.pi * np.arange(rgb.shape[1]) / period
+    lab[..., 1], lab[..., 2] = chroma * np.cos(angle), chroma * np.sin(angle)
+    return (np.clip(skimage.color.lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8)

@@ -10,7 +10,7 @@ import tensorflow_model_analysis as tfma
 from skimage import color, metrics as skmetrics
 
 from colornet.components.evaluation import evaluator as evaluation, metrics
-from colornet.schemas.config import BlessingConfig
+from colornet.schemas.config import BlessingConfig, pipeline_config
 from colornet.schemas import features, serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
 from conftest import write_small_photos
@@ -49,13 +49,15 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
         for example in examples:
             writer.write(example)
 
-    config = evaluation.eval_config()
+    blessing = BlessingConfig(min_eval_photos=len(encoded) + 1)
+    config = evaluation.eval_config(blessing)
     result = tfma.run_model_analysis(
         eval_shared_model=tfma.default_eval_shared_model(  # a first run, as TFX's Evaluator runs it
             eval_saved_model_path=str(export_dir), eval_config=config, rubber_stamp=True),
         eval_config=config, data_location=str(data), output_path=str(tmp_path / "tfma"))
     ((_, sliced),) = result.slicing_metrics
-    measured = {name: value["doubleValue"] for name, value in sliced[""][""].items()}
+    measured = {name: value.get("doubleValue", value.get("boundedValue", {}).get("value"))
+                for name, value in sliced[""][""].items()}
     expected = _numpy_metrics(tf.saved_model.load(str(export_dir)), examples, encoded)
 
     assert measured["example_count"] == len(encoded)
@@ -64,24 +66,75 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
         assert measured[name] == pytest.approx(expected[name], rel=1e-4), name
     for name in ("psnr", "gray_psnr"):  # TF's Lab -> RGB against skimage's, in float32
         assert measured[name] == pytest.approx(expected[name], abs=0.05), name
-    blessed = expected["ab_mse_vs_gray"] < 1.0 and expected["ab_mse_vs_constant"] < 1.0 and \
-        measured["colorfulness_ratio"] >= BlessingConfig().min_colorfulness_ratio
-    assert tfma.load_validation_result(str(tmp_path / "tfma")).validation_ok == blessed
+    assert 0.0 <= measured["gray_top1_agreement"] <= 1.0 and measured["false_color_vs_original"] >= 0.0
+    # TFMA's confidence intervals (jackknife over photo buckets) are in the stored metrics the verdict reads.
+    (stored,) = tfma.load_metrics(str(tmp_path / "tfma"))
+    (ratio,) = [entry for entry in stored.metric_keys_and_values if entry.key.name == "ab_mse_vs_constant"]
+    assert ratio.value.double_value.value == pytest.approx(measured["ab_mse_vs_constant"])  # what the verdict reads
+    interval = ratio.confidence_interval
+    assert interval.lower_bound.double_value.value <= measured["ab_mse_vs_constant"] \
+        <= interval.upper_bound.double_value.value
+    assert interval.upper_bound.double_value.value > interval.lower_bound.double_value.value
+    validation = tfma.load_validation_result(str(tmp_path / "tfma"))
+    failures = [evaluation._failure_line(failure)
+                for per_slice in validation.metric_validations_per_slice for failure in per_slice.failures]
+    # Five photos are too few for this gate, whatever the model: the verdict says so in words.
+    assert not validation.validation_ok
+    assert [line for line in failures if line.startswith("only ")] == [
+        f"only {len(encoded)} eval photos, at least {len(encoded) + 1} needed: on fewer the ratios are noise "
+        f"(more photos, or a larger --eval-percent)"]
+    others = [line for line in failures if not line.startswith("only ")]
+    expected_failures = {name for name, failed in (
+        ("ab_mse_vs_gray", expected["ab_mse_vs_gray"] >= 1.0),
+        ("ab_mse_vs_constant", expected["ab_mse_vs_constant"] >= 1.0),
+        ("colorfulness_ratio", measured["colorfulness_ratio"] < blessing.min_colorfulness_ratio),
+        ("top1_gain_over_gray", measured["top1_gain_over_gray"] < blessing.min_top1_gain_over_gray),
+        ("false_color_vs_original", measured["false_color_vs_original"] > blessing.max_false_color_vs_original))
+        if failed}
+    assert {line.split()[0] for line in others} == expected_failures
 
 
 def test_thresholds_are_strict_for_both_baselines_and_regression_is_lower_is_better():
     config = evaluation.eval_config(BlessingConfig(max_ab_mse_vs_gray=1.0, max_ab_mse_vs_constant=0.9,
-                                                   min_colorfulness_ratio=0.3, regression_tolerance=2.5))
+                                                   min_colorfulness_ratio=0.3, regression_tolerance=2.5,
+                                                   min_eval_photos=40, min_top1_gain_over_gray=0.05,
+                                                   max_false_color_vs_original=1.5))
     thresholds = {metric.class_name: metric.threshold for metric in config.metrics_specs[0].metrics}
     for name, bound in (("AbMseVsGray", 1.0), ("AbMseVsConstant", 0.9)):
         upper = thresholds[name].value_threshold.upper_bound.value
         assert upper < bound and upper == pytest.approx(bound)
     assert thresholds["ColorfulnessRatio"].value_threshold.lower_bound.value == 0.3
+    assert thresholds["ExampleCount"].value_threshold.lower_bound.value == 40
+    assert thresholds["Top1GainOverGray"].value_threshold.lower_bound.value == 0.05
+    assert thresholds["FalseColorVsOriginal"].value_threshold.upper_bound.value == 1.5  # at most: inclusive
     change = thresholds["AbMse"].change_threshold
     assert change.direction == tfma.MetricDirection.LOWER_IS_BETTER and change.absolute.value == 2.5
-    unthresholded = evaluation.eval_config(BlessingConfig(min_colorfulness_ratio=0.0))
+    assert config.options.compute_confidence_intervals.value
+    unthresholded = evaluation.eval_config(BlessingConfig(min_colorfulness_ratio=0.0, min_top1_gain_over_gray=-1.0))
     assert not any(metric.HasField("threshold") for metric in unthresholded.metrics_specs[0].metrics
-                   if metric.class_name == "ColorfulnessRatio")
+                   if metric.class_name in ("ColorfulnessRatio", "Top1GainOverGray"))
+
+
+def _verdict(blessed, ratio, refuses_tints=True, failures=()):
+    values = {"example_count": 30, "ab_mse": 150.0, "gray_ab_mse": 200.0, "constant_ab_mse": 150.0 / ratio,
+              "ab_mse_vs_constant": ratio, "colorfulness_ratio": 0.6, "top1_agreement": 0.6,
+              "gray_top1_agreement": 0.55, "false_color_vs_original": 1.1, "psnr": 24.0, "gray_psnr": 22.8}
+    return evaluation.Verdict(blessed=blessed, values=values, failures=list(failures),
+                              intervals={"ab_mse_vs_constant": [ratio - 0.1, ratio + 0.12]},
+                              refuses_tints=refuses_tints)
+
+
+def test_verdict_line_gives_the_interval_and_says_when_the_gate_is_a_demos():
+    line = _verdict(True, 0.93).line()
+    assert line.startswith("Evaluator: BLESSED, 30 eval photos, ab-MSE 150.0")
+    assert "0.93x, 95 % interval 0.83-1.05" in line and "top-1 agreement 0.60 (gray 0.55)" in line
+    demo = _verdict(True, 1.23, refuses_tints=False).line()
+    assert demo.startswith("Evaluator: BLESSED by a demo's gate (it asks only to beat gray; 1.23x the best "
+                           "constant color's ab-MSE: a tint)")
+    refused = _verdict(False, 1.3, failures=["only 14 eval photos, at least 50 needed"]).line()
+    assert refused.startswith("Evaluator: NOT BLESSED (only 14 eval photos, at least 50 needed")
+    demo_gate = pipeline_config("demo", "photos", "work").blessing
+    assert not demo_gate.refuses_tints and demo_gate.min_eval_photos == 1 and BlessingConfig().refuses_tints
 
 
 # --- Real pipeline runs, one workdir: garbage, a tint, a colorizer, then a regressed model. ---
@@ -133,13 +186,16 @@ def pipeline_runs(duotone_photos, tint_photos, tmp_path_factory):
 
     workdir = tmp_path_factory.mktemp("blessing")
     duotone, tint = str(duotone_photos[0].parent), str(tint_photos[0].parent)
+    few_photos = {"min_eval_photos": 1}  # twelve photos make an eval split of four: the wiring under test, not noise
     runs = [
-        dict(images_dir=duotone, model=GARBAGE, train_steps=2),
-        dict(images_dir=tint, model=GOOD, train_steps=120),
-        dict(images_dir=duotone, model=GOOD, train_steps=80),
+        dict(images_dir=duotone, model=GARBAGE, train_steps=2, blessing=few_photos),
+        dict(images_dir=tint, model=GOOD, train_steps=120, blessing=few_photos),
+        dict(images_dir=duotone, model=GOOD, train_steps=80, blessing=few_photos),
         # Whatever it beats, only the change threshold may stop it: a few steps from scratch.
         dict(images_dir=duotone, model=REGRESSED, train_steps=2,
-             blessing={"max_ab_mse_vs_gray": 1e6, "max_ab_mse_vs_constant": 1e6, "min_colorfulness_ratio": 0.0}),
+             blessing={**few_photos, "max_ab_mse_vs_gray": 1e6, "max_ab_mse_vs_constant": 1e6,
+                       "min_colorfulness_ratio": 0.0, "min_top1_gain_over_gray": -1.0,
+                       "max_false_color_vs_original": 1e6}),
     ]
     blessings, evaluations, outcomes = set(), set(), []
     for run in runs:

@@ -8,7 +8,10 @@ import skimage.color
 import skimage.metrics
 import tensorflow as tf
 from colornet.components.evaluation import metrics
-from photo_fixtures import skimage_photo
+from colornet.components.evaluation import report as report_lib
+from colornet.components.model import lab
+from photo_fixtures import bsds_val_files, rainbow_streaks, skimage_photo
+from PIL import Image
 
 
 def _batch(*images):
@@ -147,3 +150,93 @@ def test_side_by_side_puts_the_model_between_its_baselines():
     assert values["colorfulness/gray"] < 1.0 < values["colorfulness/original"]
     assert values["ab_spread/constant"] == pytest.approx(0.0, abs=1e-3)
     assert values["ab_mse_vs_constant"] == pytest.approx(values["ab_mse/model"] / values["ab_mse/constant"])
+
+
+# --- False color and the classifier test (semantic interpretability) ---
+
+
+@pytest.fixture(scope="module")
+def val_photos(shared_data):
+    """Four BSDS500 validation photos at full size (481x321 or 321x481), uint8 RGB."""
+    return [np.asarray(Image.open(path).convert("RGB")) for path in bsds_val_files(shared_data, 4)]
+
+
+def _lab_batch(*rgb):
+    return lab.rgb_to_lab(_batch(*rgb))
+
+
+def _false_color(rgb):
+    return float(metrics.false_color(_lab_batch(rgb))[0])
+
+
+def test_rainbow_streaks_are_false_color_and_gray_or_a_constant_have_none(val_photos):
+    for photo in val_photos:
+        original = _false_color(photo)
+        original_lab = _lab_batch(photo)
+        gray = report_lib._rgb(metrics.with_ab(original_lab, 0.0))
+        constant = report_lib._rgb(metrics.with_ab(original_lab, [5.0, 15.0]))
+        assert original < 0.005  # a photo's own color edges come with lightness edges
+        streaked = _false_color(rainbow_streaks(photo))
+        assert streaked > 0.05 and streaked > 20 * max(original, metrics.FALSE_COLOR_FLOOR)
+        assert _false_color(gray) == 0.0
+        assert _false_color(constant) < 1e-4  # only where the gamut clips the tint
+    # A chroma edge that comes with a lightness edge is an object's: a red square on a dark green field (its ab
+    # step is 2.4 times its L step). The same square on a field of its own lightness is color without an edge.
+    square = np.full((40, 40, 3), (20, 40, 20), np.uint8)
+    square[10:30, 10:30] = (220, 40, 40)
+    assert _false_color(square) == 0.0
+    square[:10] = square[30:] = square[:, :10] = square[:, 30:] = (40, 110, 40)
+    assert _false_color(square) > 0.05
+    assert float(metrics.false_color_ratio(0.0, 0.0)) == 1.0  # both under the floor: as clean as the originals
+    assert float(metrics.false_color_ratio(0.03, 0.002)) == pytest.approx(15.0)
+
+
+def test_classifier_agreement_of_a_photo_and_its_gray_version():
+    classifier = metrics.Classifier()
+    cat = skimage_photo("chelsea")
+    classes = classifier.top5(_batch(cat, report_lib._rgb(metrics.with_ab(_lab_batch(cat), 0.0))))
+    assert int(classes[0, 0]) == 285  # Egyptian cat (test_efficientnet_lite0)
+    top1, top5 = metrics.agreement(classes[:1], classes)
+    assert top1.numpy().tolist() == top5.numpy().tolist() == [1.0, 1.0]  # itself, and gray still names the cat
+    # By hand: top-1 equal; the reference's top-1 anywhere in the candidate's top 5; or neither.
+    reference = tf.constant([[7, 1, 2, 3, 4]] * 3)
+    candidate = tf.constant([[7, 0, 0, 0, 0], [9, 8, 7, 6, 5], [1, 2, 3, 4, 5]])
+    top1, top5 = metrics.agreement(reference, candidate)
+    assert top1.numpy().tolist() == [1.0, 0.0, 0.0] and top5.numpy().tolist() == [1.0, 1.0, 0.0]
+
+
+def test_streaming_false_color_and_agreement_equal_the_per_photo_measures():
+    lightness, ab = _photos(count=3, size=48)
+    truth_lab = tf.concat([lightness * 50.0 + 50.0, ab * 128.0], axis=-1)
+    truth_rgb8 = tf.image.convert_image_dtype(lab.lab_to_rgb(truth_lab), tf.uint8, saturate=True).numpy()
+    streaked_lab = _lab_batch(*[rainbow_streaks(photo, period=8) for photo in truth_rgb8])
+    prediction = tf.concat([lightness, streaked_lab[..., 1:] / 128.0], axis=-1)
+    model_lab = tf.concat([lightness * 50.0 + 50.0, streaked_lab[..., 1:]], axis=-1)
+    model_rate, true_rate = np.mean(metrics.false_color(model_lab)), np.mean(metrics.false_color(truth_lab))
+    assert _streamed(metrics.FalseColor, ab, prediction, batches=3) == pytest.approx(float(model_rate), rel=1e-5)
+    assert _streamed(metrics.TrueFalseColor, ab, prediction, batches=3) == pytest.approx(float(true_rate), abs=1e-7)
+    assert _streamed(metrics.FalseColorVsOriginal, ab, prediction, batches=3) > 10.0
+
+    classifier = metrics.Classifier()
+    original = classifier.top5(lab.lab_to_rgb(truth_lab))
+    gray_top1, _ = metrics.agreement(original, classifier.top5(lab.lab_to_rgb(metrics.with_ab(truth_lab, 0.0))))
+    model_top1, model_top5 = metrics.agreement(original, classifier.top5(lab.lab_to_rgb(model_lab)))
+    assert _streamed(metrics.Top1Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(model_top1)))
+    assert _streamed(metrics.Top5Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(model_top5)))
+    assert _streamed(metrics.GrayTop1Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(gray_top1)))
+    truth = tf.concat([lightness, ab], axis=-1)
+    assert _streamed(metrics.Top1GainOverGray, ab, truth, batches=3) == pytest.approx(1.0 - float(np.mean(gray_top1)))
+    # TFMA stores and merges a metric's variables: Lite0's must not be among them.
+    metric = metrics.Top1Agreement()
+    metric.update_state(ab, truth)
+    assert [variable.name.split("/")[-1] for variable in metric.variables] == ["sums:0"]
+
+
+def test_side_by_side_with_a_classifier_adds_the_classifier_test_and_false_color():
+    lightness, ab = _photos()
+    values = metrics.side_by_side(lightness, ab, ab, metrics.Classifier())  # a model that knows the answer
+    assert values["top1_agreement/model"] == values["top5_agreement/model"] == 1.0
+    assert 0.0 <= values["top1_agreement/gray"] <= 1.0 and 0.0 <= values["top5_agreement/constant"] <= 1.0
+    assert values["false_color/model"] == pytest.approx(values["false_color/original"])
+    assert values["false_color/gray"] == 0.0
+    assert "top1_agreement/model" not in metrics.side_by_side(lightness, ab, ab)

@@ -12,7 +12,7 @@ from colornet.components.evaluation import report as report_lib
 from colornet.components.model import lab
 from colornet.schemas import serving_contract as contract
 from colornet.serving.images import image_files
-from photo_fixtures import make_photo_folder
+from photo_fixtures import make_photo_folder, rainbow_streaks
 from PIL import Image
 
 TINT_AB = (20.0, 30.0)  # the tint stand-in paints every pixel with this chroma
@@ -60,11 +60,18 @@ def photos(tmp_path_factory, shared_data):
     return make_photo_folder(tmp_path_factory.mktemp("photos"), shared_data)
 
 
+@pytest.fixture(scope="module")
+def classifier():
+    """One Lite0 for the module's evaluations (``evaluate_folder`` builds its own without one)."""
+    return metrics.Classifier()
+
+
 def _paths(report):
     return [record["path"] for record in report["photos"]]
 
 
 def test_identity_model_scores_exactly_the_gray_baseline(model_base, photos):
+    # No classifier given: evaluate_folder builds its own.
     report = report_lib.evaluate_folder(report_lib.saved_model_colorizer(model_base / "1"), photos, batch_size=2)
     assert _paths(report) == ["astronaut.png", "camera_bw.png", *[f"nested/{p.name}" for p in
                                                                   sorted((photos / "nested").iterdir())]]
@@ -76,6 +83,8 @@ def test_identity_model_scores_exactly_the_gray_baseline(model_base, photos):
     assert summary["model"] == summary["gray"]
     assert summary["model_beats_gray"] == {name: 0.0 for name in report_lib.MEASURES}
     assert summary["ratios"]["ab_mse_vs_gray"] == 1.0 and summary["ratios"]["ab_mse_vs_constant"] > 1.0
+    assert summary["intervals"]["ab_mse_vs_gray"] == [1.0, 1.0] and summary["ratios"]["top1_gain_over_gray"] == 0.0
+    assert summary["model"]["false_color"] == 0.0 < summary["original"]["false_color"]
     json.loads(json.dumps(report))  # JSON-able
 
 
@@ -96,7 +105,7 @@ def test_latest_version_is_used_and_tints(model_base, photos):
     assert astronaut["model"]["ab_mse"] == pytest.approx(expected, rel=0.01)
 
 
-def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos):
+def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos, classifier):
     constant = report_lib.constant_color(image_files(photos))
     colored = [report_lib.read_rgb(path.read_bytes()) for path in sorted((photos / "nested").glob("*.jpg"))]
     colored.append(report_lib.read_rgb((photos / "astronaut.png").read_bytes()))
@@ -114,13 +123,13 @@ def test_the_best_constant_is_the_folders_mean_color_and_no_tint_beats_it(photos
         return colorize
 
     for tint in (constant, constant + [6.0, -4.0], (0.0, 15.0)):
-        summary = report_lib.evaluate_folder(paint(tint), photos)["summary"]
+        summary = report_lib.evaluate_folder(paint(tint), photos, classifier=classifier)["summary"]
         assert summary["ratios"]["ab_mse_vs_constant"] > 0.99  # uint8 rounding of the PNGs only
         # Every photo gets the same mean color, but for what the gamut clips.
         assert summary["photo_color_std"]["model"] < 0.25 * summary["photo_color_std"]["original"]
 
 
-def test_an_oracle_beats_both_baselines_everywhere(photos):
+def test_an_oracle_beats_both_baselines_everywhere(photos, classifier):
     """A colorize_fn that knows the answer: the metrics must show it."""
     originals = {}
     for path in image_files(photos):
@@ -130,13 +139,41 @@ def test_an_oracle_beats_both_baselines_everywhere(photos):
             continue
         gray = report_lib._rgb(metrics.with_ab(report_lib._lab(original), 0.0))
         originals[report_lib.encode_png(gray)] = report_lib.encode_png(original)
-    report = report_lib.evaluate_folder(lambda images: [originals[data] for data in images], photos)
+    report = report_lib.evaluate_folder(lambda images: [originals[data] for data in images], photos,
+                                        classifier=classifier)
     summary = report["summary"]
     assert summary["model"]["psnr"] == metrics.MAX_PSNR and summary["model"]["ssim"] == pytest.approx(1.0)
     assert summary["model"]["ab_mse"] == 0.0 < summary["constant"]["ab_mse"] < summary["gray"]["ab_mse"]
     assert summary["model_beats_gray"]["ab_mse"] == summary["model_beats_constant"]["ab_mse"] == 1.0
     assert summary["ratios"]["colorfulness_vs_original"] == pytest.approx(1.0)
     assert summary["photo_color_std"]["model"] == pytest.approx(summary["photo_color_std"]["original"])
+    # The originals' own classes and false color (PNG round trips are lossless).
+    assert summary["model"]["top1"] == summary["model"]["top5"] == 1.0
+    assert summary["model"]["false_color"] == summary["original"]["false_color"]
+    assert summary["ratios"]["false_color_vs_original"] == 1.0
+    assert summary["intervals"]["ab_mse_vs_constant"] == [0.0, 0.0]
+
+
+def test_rainbow_streaks_are_reported_far_above_the_originals_false_color(photos, classifier):
+    def streaks(images):
+        return [report_lib.encode_png(rainbow_streaks(report_lib.read_rgb(data))) for data in images]
+    report = report_lib.evaluate_folder(streaks, photos, classifier=classifier)
+    summary = report["summary"]
+    assert summary["ratios"]["false_color_vs_original"] > 10.0
+    assert summary["gray"]["false_color"] == 0.0 and summary["constant"]["false_color"] < 1e-4
+    assert summary["model_beats_gray"]["false_color"] == 0.0  # gray is nearer the originals' few such pixels
+    assert "false color" in report_lib.headline(report)
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_with_more_photos():
+    rng = np.random.default_rng(3)
+    model, constant = rng.gamma(4.0, 40.0, size=100), rng.gamma(4.0, 42.0, size=100)
+    wide = report_lib.bootstrap_interval(model[:14], constant[:14])
+    narrow = report_lib.bootstrap_interval(model, constant)
+    assert wide[0] < model[:14].mean() / constant[:14].mean() < wide[1]
+    assert narrow[0] < model.mean() / constant.mean() < narrow[1]
+    assert narrow[1] - narrow[0] < 0.6 * (wide[1] - wide[0])  # about sqrt(14 / 100) as wide
+    assert report_lib.bootstrap_interval([0.0, 1.0, 1.0, 0.0]) == pytest.approx([0.0, 1.0])  # a fraction's
 
 
 def test_a_colorizer_that_changes_the_size_is_an_error(photos):
@@ -175,7 +212,7 @@ def test_evaluate_command_prints_the_table_and_writes_both_files(model_base, pho
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "2 color photos evaluated; 1 already black-and-white" in printed
-    assert "the best constant color's" in printed  # the headline
+    assert "the best constant color's (95 % interval" in printed and "classifier top-1 agrees" in printed
     for label in report_lib.METRIC_LABELS.values():
         assert label in printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -8,7 +8,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="measure a colorization model on a folder of color photos",
         description="Makes each photo gray, colorizes it with the model and compares it with the original "
-                    "(PSNR, SSIM, ab-MSE, colorfulness, ab spread), beside two baselines: the gray photo and the "
+                    "(PSNR, SSIM, ab-MSE, colorfulness, ab spread, false color, and whether an ImageNet classifier "
+                    "names the same class as for the original), beside two baselines: the gray photo and the "
                     "best constant color (every pixel painted with the folder's mean ab).")
     parser.add_argument("--model", required=True, type=Path,
                         help="SavedModel directory, or a base directory of integer versions (the largest is used)")

@@ -128,9 +128,10 @@ def _photo_section(record: dict, uris: dict[str, str]) -> str:
                       for name in GALLERY_COLUMNS)
     rows = "".join(
         f"<tr><td>{report_lib.METRIC_LABELS[name]}</td>"
-        f"<td class={'win' if wins[name] else 'loss'}>{record['model'][name]:.3f}</td>"
-        f"<td>{record['gray'][name]:.3f}</td><td>{record['constant'][name]:.3f}</td>"
-        f"<td>{record['original'].get(name, float('nan')):.3f}</td></tr>"
+        f"<td class={'win' if wins[name] else 'loss'}>{report_lib.format_value(name, record['model'][name])}</td>"
+        f"<td>{report_lib.format_value(name, record['gray'][name])}</td>"
+        f"<td>{report_lib.format_value(name, record['constant'][name])}</td>"
+        f"<td>{report_lib.format_value(name, record['original'][name]) if name in record['original'] else ''}</td></tr>"
         for name in report_lib.MEASURES)
     note = " <em>(already black-and-white: not in the means)</em>" if record["already_gray"] else ""
     return (f"<section><h2>{html.escape(record['path'])}{note}</h2>"

@@ -20,14 +20,32 @@ Per-photo measures (``[batch, height, width, 3]`` RGB in [0, 1] or Lab, float32;
 * ``colorfulness`` (Hasler & Suesstrunk 2003, on 0-255 RGB): 0 for a gray photo, ~15 "slightly
   colorful", ~33 "moderately", ~60 "highly"; compare a candidate with the original's, not with 0;
 * ``ab_spread``: how much chroma varies within the photo (the std of a and of b, averaged); a tint
-  has none.
+  has none;
+* ``false_color``: the fraction of pixels on a strong chroma edge with no lightness edge nearby,
+  the mark of rainbow streaks (bands of green, magenta, blue over snow, water or rock). Photos have
+  a few such pixels of their own (chroma bleeding, JPEG's subsampled chroma), so a candidate's rate
+  is compared with its original's; gray and any constant color have none.
+
+And one semantic measure (Zhang et al., ECCV 2016, "semantic interpretability"): an ImageNet
+classifier (EfficientNet-Lite0, ``Classifier``) names the original's top-1 class, and a candidate
+agrees if its own top-1 is the same (``top1``), or if the original's top-1 is among its top 5
+(``top5``). Gray photos already agree often (the classifier is good on gray) and a tint scores as
+gray does; color that explains the photo agrees more often.
 """
 import tensorflow as tf
 import tf_keras as keras
 
-from ..model import lab, losses, preprocessing
+from ..model import efficientnet_lite0, lab, losses, preprocessing
 
 MAX_PSNR = 100.0  # dB: what identical photos score (instead of infinity)
+# False color (calibrated on bsds500/val, see README "Quality"): a chroma edge of at least FALSE_COLOR_AB_EDGE Lab
+# units per pixel that is over FALSE_COLOR_STEEPER times as steep as the steepest lightness edge within
+# FALSE_COLOR_REACH pixels. Rates under FALSE_COLOR_FLOOR (of the pixels) are treated as that floor in ratios.
+FALSE_COLOR_AB_EDGE = 6.0
+FALSE_COLOR_STEEPER = 3.0
+FALSE_COLOR_REACH = 2
+FALSE_COLOR_FLOOR = 1e-3
+CLASSIFIER_SIZE = 224  # Lite0's ImageNet resolution: every photo is resized (squashed) to it, whole
 
 
 def psnr(rgb_true, rgb_pred):
@@ -62,6 +80,66 @@ def colorfulness(rgb):
 def ab_spread(lab_image):
     """Within-photo chroma spread: the standard deviations of a and of b over the photo, averaged."""
     return tf.reduce_mean(tf.math.reduce_std(lab_image[..., 1:], axis=[1, 2]), axis=-1)
+
+
+def _gradient(channels):
+    """Per-pixel gradient magnitude over all channels together (Sobel / 8: units per pixel): [batch, h, w]."""
+    edges = tf.image.sobel_edges(channels) / 8.0
+    return tf.sqrt(tf.reduce_sum(tf.square(edges), axis=[-2, -1]))
+
+
+def false_color(lab_image):
+    """Each photo's fraction of pixels on a strong chroma edge (>= ``FALSE_COLOR_AB_EDGE``) over
+    ``FALSE_COLOR_STEEPER`` times as steep as any lightness edge within ``FALSE_COLOR_REACH`` pixels: color
+    changing where the picture hardly does. Real chroma edges come with lightness edges (objects differ in
+    both; bsds500/val: 0.02 % of the pixels at full size, 0.10 % at 64 px), rainbow streaks do not (a rainbow
+    of period 24 px over those photos: 34 %). An edge between two saturated colors of nearly the same
+    lightness (red on green) counts too, which is why a candidate is compared with its original's rate."""
+    chroma_edge = _gradient(lab_image[..., 1:])
+    window = 2 * FALSE_COLOR_REACH + 1
+    lightness_edge = tf.nn.max_pool2d(_gradient(lab_image[..., :1])[..., None], window, 1, "SAME")[..., 0]
+    unexplained = tf.logical_and(chroma_edge >= FALSE_COLOR_AB_EDGE, chroma_edge > FALSE_COLOR_STEEPER * lightness_edge)
+    return tf.reduce_mean(tf.cast(unexplained, tf.float32), axis=[1, 2])
+
+
+def false_color_ratio(candidate_rate, original_rate):
+    """A false-color rate over the originals' own, both floored at ``FALSE_COLOR_FLOOR`` (fewer such pixels than
+    that are invisible, and a ratio to a near-zero rate would be noise)."""
+    return tf.maximum(candidate_rate, FALSE_COLOR_FLOOR) / tf.maximum(original_rate, FALSE_COLOR_FLOOR)
+
+
+class Classifier:
+    """EfficientNet-Lite0's ImageNet classes of photos, for the semantic measure.
+
+    A plain object on purpose: a Keras metric holding it does not track Lite0's variables as its own
+    (TFMA merges and stores a metric's variables). Built once per holder, lazily, outside any
+    ``tf.function`` being traced (``init_scope``), since TFMA constructs metrics just to read their names.
+    """
+
+    def __init__(self, weights="imagenet"):
+        self._weights = weights
+        self._model = None
+
+    # Called from metrics' update_state, which Keras runs through AutoGraph: converting Lite0's call each
+    # batch took seconds (measured 9 s for 3 photos, against 0.2 s called plainly).
+    @tf.autograph.experimental.do_not_convert
+    def top5(self, rgb):
+        """RGB [batch, h, w, 3] in [0, 1] -> the 5 likeliest ImageNet classes of each photo, [batch, 5] int32."""
+        if self._model is None:
+            with tf.init_scope():
+                self._model = efficientnet_lite0.build_lite0(self._weights)
+        resized = tf.image.resize(tf.cast(rgb, tf.float32), [CLASSIFIER_SIZE, CLASSIFIER_SIZE], antialias=True)
+        probabilities = self._model(resized * 2.0 - 1.0, training=False)["probabilities"]
+        return tf.math.top_k(probabilities, k=5).indices
+
+
+def agreement(reference_top5, candidate_top5):
+    """(top-1, top-5) agreement of each photo, as 0./1. float32 [batch]: the candidate's top-1 class is the
+    reference's (the original's) top-1; the reference's top-1 is among the candidate's top 5."""
+    reference = reference_top5[:, :1]
+    top1 = tf.cast(tf.equal(candidate_top5[:, 0], reference[:, 0]), tf.float32)
+    top5 = tf.cast(tf.reduce_any(tf.equal(candidate_top5, reference), axis=1), tf.float32)
+    return top1, top5
 
 
 def mean_ab(lab_image):
@@ -142,21 +220,23 @@ class _ChromaStatistics(_Statistics):
         return self._gray() - 0.5 * (tf.square(mean_a) + tf.square(mean_b))
 
 
+def _square_photos(lightness, *abs_):
+    """Lab photos [batch, size, size, 3] of the model's square size, one per ab ([batch, pixels, 2])."""
+    size = tf.cast(tf.sqrt(tf.cast(tf.shape(lightness)[1], tf.float32)) + 0.5, tf.int32)
+    return [tf.reshape(tf.concat([lightness, ab], axis=-1), [-1, size, size, 3]) for ab in abs_]
+
+
 class _PhotoStatistics(_Statistics):
-    """Per-photo PSNR, SSIM, colorfulness and chroma spread of the model and of gray, and the spread
-    of the photos' mean colors, summed over photos (needs the prediction's L channel)."""
+    """Per-photo PSNR, SSIM, colorfulness, chroma spread and false color of the model and of gray (or of the
+    originals), and the spread of the photos' mean colors, summed over photos (needs the prediction's L)."""
 
     _STATISTICS = ("photos", "psnr", "gray_psnr", "ssim", "gray_ssim", "colorfulness", "true_colorfulness",
-                   "ab_spread", "true_ab_spread", "mean_a", "mean_b", "mean_a_squared", "mean_b_squared",
+                   "ab_spread", "true_ab_spread", "false_color", "true_false_color",
+                   "mean_a", "mean_b", "mean_a_squared", "mean_b_squared",
                    "true_mean_a", "true_mean_b", "true_mean_a_squared", "true_mean_b_squared")
 
     def _batch_sums(self, lightness, ab_true, ab_pred):
-        size = tf.cast(tf.sqrt(tf.cast(tf.shape(ab_true)[1], tf.float32)) + 0.5, tf.int32)  # square model size
-
-        def photos(ab):
-            return tf.reshape(tf.concat([lightness, ab], axis=-1), [-1, size, size, 3])
-
-        truth, model = photos(ab_true), photos(ab_pred)
+        truth, model = _square_photos(lightness, ab_true, ab_pred)
         truth_rgb, model_rgb, gray_rgb = (lab.lab_to_rgb(image) for image in (truth, model, with_ab(truth, 0.0)))
         means, true_means = mean_ab(model), mean_ab(truth)
         per_photo = {
@@ -164,6 +244,7 @@ class _PhotoStatistics(_Statistics):
             "ssim": ssim(truth_rgb, model_rgb), "gray_ssim": ssim(truth_rgb, gray_rgb),
             "colorfulness": colorfulness(model_rgb), "true_colorfulness": colorfulness(truth_rgb),
             "ab_spread": ab_spread(model), "true_ab_spread": ab_spread(truth),
+            "false_color": false_color(model), "true_false_color": false_color(truth),
             "mean_a": means[:, 0], "mean_b": means[:, 1],
             "mean_a_squared": tf.square(means[:, 0]), "mean_b_squared": tf.square(means[:, 1]),
             "true_mean_a": true_means[:, 0], "true_mean_b": true_means[:, 1],
@@ -182,6 +263,29 @@ class _PhotoStatistics(_Statistics):
         return 0.5 * (tf.sqrt(tf.maximum(variances[0], 0.0)) + tf.sqrt(tf.maximum(variances[1], 0.0)))
 
 
+class _SemanticStatistics(_Statistics):
+    """Top-1 and top-5 agreement with the originals' top-1 class (``Classifier``) of the model and of gray,
+    summed over photos. Each metric object builds its own classifier once, on its first batch."""
+
+    _STATISTICS = ("photos", "top1", "top5", "gray_top1", "gray_top5")
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._classifier = Classifier()
+
+    def _batch_sums(self, lightness, ab_true, ab_pred):
+        truth, model = _square_photos(lightness, ab_true, ab_pred)
+        original = self._classifier.top5(lab.lab_to_rgb(truth))
+        top1, top5 = agreement(original, self._classifier.top5(lab.lab_to_rgb(model)))
+        gray_top1, gray_top5 = agreement(original, self._classifier.top5(lab.lab_to_rgb(with_ab(truth, 0.0))))
+        sums = {"top1": top1, "top5": top5, "gray_top1": gray_top1, "gray_top5": gray_top5}
+        return {**{name: tf.reduce_sum(values) for name, values in sums.items()},
+                "photos": tf.cast(tf.shape(ab_true)[0], tf.float32)}
+
+    def _mean(self, name):
+        return tf.math.divide_no_nan(self._sum(name), self._sum("photos"))
+
+
 def _metric_class(class_name, family, name, result, doc):
     """A Keras metric class reporting ``result(self)`` of ``family``'s sums, importable by name (TFMA)."""
     def __init__(self, name=name, **kwargs):
@@ -189,7 +293,9 @@ def _metric_class(class_name, family, name, result, doc):
 
     # Plain graph code: AutoGraph has nothing to convert in ``result`` (and cannot parse a lambda).
     result = tf.autograph.experimental.do_not_convert(result)
-    return type(class_name, (family,), {"__init__": __init__, "result": result, "__doc__": doc,
+    # ``metric_name``: TFMA names a metric after its class (snake case) unless its config says otherwise, and
+    # GrayTop1Agreement would come out as gray_top1agreement; the Evaluator passes this name.
+    return type(class_name, (family,), {"__init__": __init__, "result": result, "__doc__": doc, "metric_name": name,
                                         "__module__": __name__, "__qualname__": class_name})
 
 
@@ -229,17 +335,38 @@ PhotoColorStd = _metric_class("PhotoColorStd", _PhotoStatistics, "photo_color_st
 TruePhotoColorStd = _metric_class("TruePhotoColorStd", _PhotoStatistics, "true_photo_color_std",
                                   lambda self: self._photo_color_std("true_"),
                                   "Std across photos of the originals' mean a and b, averaged.")
+FalseColor = _metric_class("FalseColor", _PhotoStatistics, "false_color", lambda self: self._mean("false_color"),
+                           "Mean fraction of false-color pixels (``false_color``) of the colorized photos.")
+TrueFalseColor = _metric_class("TrueFalseColor", _PhotoStatistics, "true_false_color",
+                               lambda self: self._mean("true_false_color"),
+                               "Mean fraction of false-color pixels of the originals (their own rate).")
+FalseColorVsOriginal = _metric_class(
+    "FalseColorVsOriginal", _PhotoStatistics, "false_color_vs_original",
+    lambda self: false_color_ratio(self._mean("false_color"), self._mean("true_false_color")),
+    "False-color rate of the colorized photos / the originals' (``false_color_ratio``; 1: as clean).")
+Top1Agreement = _metric_class("Top1Agreement", _SemanticStatistics, "top1_agreement", lambda self: self._mean("top1"),
+                              "Fraction of photos whose colorized top-1 class is the original's.")
+Top5Agreement = _metric_class("Top5Agreement", _SemanticStatistics, "top5_agreement", lambda self: self._mean("top5"),
+                              "Fraction of photos whose original top-1 class is in the colorized photo's top 5.")
+GrayTop1Agreement = _metric_class("GrayTop1Agreement", _SemanticStatistics, "gray_top1_agreement",
+                                  lambda self: self._mean("gray_top1"),
+                                  "Fraction of photos whose gray version's top-1 class is the original's.")
+Top1GainOverGray = _metric_class("Top1GainOverGray", _SemanticStatistics, "top1_gain_over_gray",
+                                 lambda self: self._mean("top1") - self._mean("gray_top1"),
+                                 "Top-1 agreement of the model minus gray's (< 0: color that misleads the classifier).")
 
 # Every streaming metric, in report order; the Evaluator computes them all.
 STREAMING_METRICS = (AbMse, GrayAbMse, ConstantAbMse, AbMseVsGray, AbMseVsConstant, Psnr, GrayPsnr, Ssim, GraySsim,
                      Colorfulness, TrueColorfulness, ColorfulnessRatio, AbSpread, TrueAbSpread, PhotoColorStd,
-                     TruePhotoColorStd)
+                     TruePhotoColorStd, FalseColor, TrueFalseColor, FalseColorVsOriginal, Top1Agreement,
+                     Top5Agreement, GrayTop1Agreement, Top1GainOverGray)
 
 
-def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled):
+def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled, classifier=None):
     """The model beside gray and the best constant color on a set of photos held in memory (the
     Trainer's TensorBoard pass): {"ab_mse/model": ..., "ab_mse/gray": ..., "ab_mse/constant": ...,
-    "ab_mse_vs_constant": ..., "psnr/...", "ssim/...", "colorfulness/model|original", ...}.
+    "ab_mse_vs_constant": ..., "psnr/...", "ssim/...", "colorfulness/model|original", "false_color/...",
+    and with a ``Classifier``: "top1_agreement/model|gray|constant", "top5_agreement/..."}.
 
     Inputs are at the model's scales, [photos, size, size, 1 or 2]. The constant is these photos'
     mean ab, known here before measuring, so its PSNR and SSIM are exact too.
@@ -255,13 +382,22 @@ def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled):
         return metric.name, float(metric.result())
 
     values = {}
-    for metric_class in (AbMse, Psnr, Ssim, Colorfulness, AbSpread, PhotoColorStd):
+    for metric_class in (AbMse, Psnr, Ssim, Colorfulness, AbSpread, PhotoColorStd, FalseColor):
         for side, ab in candidates.items():
             name, value = measured(metric_class, ab)
             values[f"{name}/{side}"] = value
     for name, metric_class in (("colorfulness", TrueColorfulness), ("ab_spread", TrueAbSpread),
-                               ("photo_color_std", TruePhotoColorStd)):
+                               ("photo_color_std", TruePhotoColorStd), ("false_color", TrueFalseColor)):
         values[f"{name}/original"] = measured(metric_class, ab_true_scaled)[1]
     values["ab_mse_vs_constant"] = values["ab_mse/model"] / values["ab_mse/constant"]
     values["ab_mse_vs_gray"] = values["ab_mse/model"] / values["ab_mse/gray"]
+    if classifier is not None:
+        def rgb(ab):
+            return lab.lab_to_rgb(preprocessing.lab_from_model(tf.cast(lightness_scaled, tf.float32),
+                                                               tf.cast(ab, tf.float32)))
+        original = classifier.top5(rgb(ab_true_scaled))
+        for side, ab in candidates.items():
+            top1, top5 = agreement(original, classifier.top5(rgb(ab)))
+            values[f"top1_agreement/{side}"] = float(tf.reduce_mean(top1))
+            values[f"top5_agreement/{side}"] = float(tf.reduce_mean(top5))
     return values

@@ -87,13 +87,15 @@ class SampleColorizations(keras.callbacks.Callback):
 
 class ValidationQuality(keras.callbacks.Callback):
     """After each epoch, measures the model on ``batches`` eval batches beside gray and the best constant
-    color (``metrics.side_by_side``) and writes them as TensorBoard scalars (``quality/...``), so a
-    model that drifts into a tint shows up while it trains, not after it is pushed."""
+    color (``metrics.side_by_side``: with the classifier test and false color) and writes them as
+    TensorBoard scalars (``quality/...``), so a model that drifts into a tint or paints streaks shows up
+    while it trains, not after it is pushed. The classifier (Lite0) is built once, on the first epoch."""
 
     def __init__(self, batches, log_dir):
         super().__init__()
         self.batches = batches
         self._writer = tf.summary.create_file_writer(log_dir)
+        self._classifier = metrics.Classifier()
 
     @classmethod
     def from_dataset(cls, dataset, log_dir, steps):
@@ -105,7 +107,7 @@ class ValidationQuality(keras.callbacks.Callback):
         ab_true = tf.concat([ab for _, ab in self.batches], axis=0)
         ab_pred = tf.concat([self.model(inputs, training=False) for inputs, _ in self.batches], axis=0)
         with self._writer.as_default():
-            for tag, value in metrics.side_by_side(lightness, ab_true, ab_pred).items():
+            for tag, value in metrics.side_by_side(lightness, ab_true, ab_pred, self._classifier).items():
                 tf.summary.scalar(f"quality/{tag}", value, step=epoch + 1)
         self._writer.flush()
 
