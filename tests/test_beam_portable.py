@@ -12,8 +12,10 @@ import time
 
 import apache_beam as beam
 import pytest
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
+import local_training
 from colornet.schemas.serving_contract import loadable_versions
 
 COLORNET = str(pathlib.Path(sys.executable).parent / "colornet")
@@ -128,6 +130,7 @@ def test_whole_pipeline_with_its_beam_work_in_the_worker_pool(cluster, tiny_phot
          "--variant", "alpha", "--image-size", "32", "--batch-size", "4", "--epochs", "1", "--train-steps", "10",
          "--eval-steps", "1",  # the runner is under test, not the model: every gate open
          "--max-ab-mse-vs-gray", "100", "--max-ab-mse-vs-constant", "100", "--min-colorfulness-ratio", "0",
+         *local_training.TINY_PHOTO_GATE_FLAGS,
          *(f"--beam-arg={arg}" for arg in cluster.beam_args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = run.communicate(timeout=3600)

@@ -16,6 +16,7 @@ import pathlib
 import subprocess
 
 import pytest
+
 import yaml
 from google.protobuf import json_format
 from kfp.client import client as kfp_client
@@ -24,6 +25,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts, standard_component_specs as specs
 
+import local_training
 from colornet.components.evaluation.component import without_unpublished_baseline
 from colornet.components.pusher import last_blessed
 from colornet.pipeline import cli, kubeflow_runner
@@ -296,7 +298,7 @@ def test_importer_graph_first_run_then_warm_start_and_baseline(duotone_photos, t
         model={"variant": "alpha", "image_size": 32}, training={"batch_size": 4, "epochs": 1, "seed": 1},
         train_steps=10, eval_steps=1, beam_args=["--direct_running_mode=in_memory"],
         # Wiring under test, not quality: both runs must bless.
-        blessing={"max_ab_mse_vs_gray": 100.0, "regression_tolerance": 1e6})
+        blessing={**local_training.TINY_PHOTO_GATE, "max_ab_mse_vs_gray": 100.0, "regression_tolerance": 1e6})
     uri = kubeflow_runner.last_blessed_uri(config)
     connection = metadata.sqlite_metadata_connection_config(config.metadata_path)
 

@@ -5,9 +5,11 @@ import pathlib
 
 import numpy as np
 import pytest
+
 from PIL import Image
 from skimage import color
 
+import local_training
 from colornet.pipeline import local_runner
 from colornet.schemas.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
@@ -29,6 +31,7 @@ def pipeline_run(duotone_photos, tmp_path_factory):
         workdir=str(tmp_path_factory.mktemp("pipeline")),
         model=TINY_MODEL,
         training={"batch_size": 8, "epochs": 4, "seed": 1},
+        blessing=local_training.TINY_PHOTO_GATE,
         train_steps=160,
         eval_steps=3,
         beam_args=["--direct_running_mode=in_memory"],

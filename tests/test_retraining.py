@@ -7,10 +7,12 @@ import time
 
 import numpy as np
 import pytest
+
 import tensorflow as tf
 from PIL import Image
 from skimage import color
 
+import local_training
 from colornet.components.ingestion import spans
 from colornet.pipeline import cli, local_runner
 from colornet.pipeline.freshness import RECORD_FILE
@@ -62,6 +64,7 @@ def test_spans_retrain_push_and_hot_swap(shared_data, tmp_path):
     config = PipelineConfig(
         images_dir=str(images), workdir=str(tmp_path / "work"), spans=True, rolling_spans=2,
         model={"variant": "alpha", "image_size": 32}, training={"batch_size": 4, "epochs": 1, "seed": 1},
+        blessing=local_training.TINY_PHOTO_GATE,
         train_steps=60, eval_steps=1, beam_args=["--direct_running_mode=in_memory"])
 
     _add_span(images, shared_data / "bsds500" / "train", tmp_path, "batch1", duotone)
@@ -101,7 +104,7 @@ def test_a_retrain_ingests_and_trains_on_every_new_span(shared_data, tmp_path, c
     assert cli.main(["retrain", "--images", str(images), "--workdir", str(workdir), "--rolling-spans", "3",
                      "--variant", "alpha", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
                      "--samples", "0", "--seed", "1", "--eval-percent", "33",
-                     "--train-steps", "10", "--eval-steps", "1"]) == 0
+                     "--train-steps", "10", "--eval-steps", "1", *local_training.TINY_PHOTO_GATE_FLAGS]) == 0
 
     out = capsys.readouterr().out
     assert "Retrain: ingests spans [1, 2] (not ingested yet), trains on spans [1, 2]" in out
