@@ -46,6 +46,9 @@ def parse_args():
     parser.add_argument("--max-val", type=int, default=None, help="evaluate only the first N val photos")
     parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="no training: evaluate the newest Trainer run of --workdir that trained each budget's "
+                             "steps (re-measure a trained model with today's measures)")
     return parser.parse_args()
 
 
@@ -57,6 +60,16 @@ def training_photos(workdir):
         if not target.exists():
             shutil.copytree(common.SHARED_DATA / folder, target)
     return images
+
+
+def trained_run(pipeline_root, steps):
+    """The newest Trainer run under ``pipeline_root`` that trained ``steps`` optimizer steps."""
+    runs = [run for run in pathlib.Path(pipeline_root, "Trainer", "model_run").glob("*") if run.name.isdigit()
+            and (run / "training_summary.json").exists()
+            and json.loads((run / "training_summary.json").read_text())["optimizer_steps"] == steps]
+    if not runs:
+        raise SystemExit(f"no Trainer run of {steps} steps under {pipeline_root}")
+    return max(runs, key=lambda run: int(run.name))
 
 
 def newest_trainer_run(pipeline_root):
@@ -154,8 +167,11 @@ def main():
     budgets = sorted(args.steps or [max(1, round(profile_steps * fraction)) for fraction in args.fractions])
     for steps in budgets:
         fraction = steps / profile_steps
-        print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
-        model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed)
+        if args.evaluate_only:
+            model_run = trained_run(workdir / "pipeline" / "tfx", steps)
+        else:
+            print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
+            model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed)
         training = json.loads((model_run / "training_summary.json").read_text())
         pictures = []
         result = evaluate(model_run, args.max_val, workdir / f"gallery_{steps}.html",
