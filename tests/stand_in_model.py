@@ -23,15 +23,15 @@ class TintModel(tf.Module):
         super().__init__()
         self.tint = tf.Variable(tint, dtype=tf.float32, trainable=False)
 
-    def _tinted(self, encoded):
-        rgb = tf.cast(tf.io.decode_image(encoded, channels=3, expand_animations=False), tf.float32)
+    def _tinted(self, flat, shape):
+        rgb = tf.cast(tf.reshape(flat, shape), tf.float32)
         gray = tf.reduce_mean(rgb, axis=-1, keepdims=True)
         return tf.cast(tf.clip_by_value(gray * self.tint, 0.0, 255.0), tf.uint8)
 
     @tf.function(input_signature=[_IMAGES])
     def serve(self, images):
-        def colorize(good):
-            return tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), good,
+        def colorize(good, pixels, shapes):
+            return tf.map_fn(lambda photo: tf.io.encode_png(self._tinted(*photo)), (pixels, shapes),
                              fn_output_signature=tf.TensorSpec([], tf.string))
 
         pngs, errors = per_photo(images, colorize, tf.constant([""]))
@@ -39,12 +39,12 @@ class TintModel(tf.Module):
 
     @tf.function(input_signature=[_IMAGES])
     def colorize_ab(self, images):
-        def ab(encoded):
-            small = tf.image.resize(tf.cast(self._tinted(encoded), tf.float32), [8, 8])
+        def ab(photo):
+            small = tf.image.resize(tf.cast(self._tinted(*photo), tf.float32), [8, 8])
             return small[..., :2] - 128.0
 
-        def predict_ab(good):
-            return tf.map_fn(ab, good, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))
+        def predict_ab(good, pixels, shapes):
+            return tf.map_fn(ab, (pixels, shapes), fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))
 
         ab_values, errors = per_photo(images, predict_ab, tf.zeros([1, 8, 8, 2]))
         return {contract.AB_OUTPUT: ab_values, contract.ERRORS_OUTPUT: errors}

@@ -9,8 +9,12 @@
   (penguin pattern): the label is Transform's ``ab``; ``evaluation/evaluator.py`` turns
   L + ab into RGB for PSNR.
 
-The model's input L comes from the Transform graph (``tft_layer``), so serving runs the
-exact preprocessing the model was trained on.
+Each photo is decoded once per request (``decode_photos``): that decode checks it, gives the
+model its L (``example_codec.served_lab``: the code and numbers of Transform's stored values, without
+the stored bytes) and the full-resolution L of the colorized PNG. Only models that fuse the classifier
+also run the Transform graph (``tft_layer``), for the embedding, which decodes the photo again.
+``transform_features`` and ``evaluate`` run the Transform graph and ``example_codec.decode``, as the
+Trainer reads the stored examples.
 
 Which encoded images the graph accepts (TensorFlow 2.16 ``tf.io.decode_image``): JPEG with 1
 (gray) or 3 (YCbCr/RGB) components; PNG of any color type, 8 or 16 bits per channel, palette
@@ -23,7 +27,7 @@ per photo, "" or why it was not colorized (``UNSUPPORTED_MESSAGE``, ``UNDECODABL
 and an empty PNG (zero ab) in its place. No in-graph assertion can fail a batch, which matters
 under TF Serving's ``--enable_batching``: it merges requests of different clients into one
 batch before the graph runs, so an assertion on one client's photo would fail everyone's.
-``image_errors`` finds bad photos by decoding each one in a ``tf.data`` pipeline whose
+``decode_photos`` finds bad photos by decoding each one in a ``tf.data`` pipeline whose
 ``ignore_errors`` drops the failures, then the model runs on the good photos only.
 """
 import tensorflow as tf
@@ -50,58 +54,79 @@ def _starts_known(image):
         tf.equal(tf.strings.substr(image, 0, len(magic)), magic) for magic in contract.ACCEPTED_IMAGE_MAGIC]))
 
 
-def _decodes_with_color(index, image):
-    """(index, whether it decodes to a non-empty image and is no CMYK/YCCK JPEG): fails on a corrupt image.
-
-    The result depends on the decoded height, so that no graph optimization can skip the decode.
-    """
-    decoded = tf.io.decode_image(image, channels=3, expand_animations=False)
+def _decode_checked(index, image):
+    """(index, the photo decoded as Transform decodes it, flattened (uint8 RGB), its shape, whether it
+    can be colorized: not empty and no CMYK/YCCK JPEG); fails on a corrupt image."""
+    decoded = preprocessing.decode_srgb8(image)
     is_jpeg = tf.equal(tf.strings.substr(image, 0, len(_JPEG_MAGIC)), _JPEG_MAGIC)
     color_ok = tf.cond(is_jpeg, lambda: tf.reduce_any(tf.equal(tf.image.extract_jpeg_shape(image)[2], [1, 3])),
                        lambda: tf.constant(True))
-    return index, tf.logical_and(color_ok, tf.shape(decoded)[0] > 0)
+    return index, tf.reshape(decoded, [-1]), tf.shape(decoded), tf.logical_and(color_ok, tf.size(decoded) > 0)
 
 
-def image_errors(images):
-    """Per photo of ``images`` (a [batch] string tensor): "" when the graph can colorize it, else why not.
+def decode_photos(images):
+    """Each photo of ``images`` (a [batch] string tensor) decoded once, and why it cannot be colorized.
 
-    Never raises: each known-format photo is decoded in a tf.data pipeline whose failures are
-    dropped (``ignore_errors``), so a corrupt photo only marks its own entry.
+    Returns (errors: per photo "" or why not; the photos without errors in batch order, as flat
+    uint8 RGB (a RaggedTensor [good, (h * w * 3)]) and their shapes (int32 [good, 3])). Never raises:
+    each known-format photo is decoded in a tf.data pipeline whose failures are dropped
+    (``ignore_errors``), so a corrupt photo only marks its own entry; the survivors come out as one
+    ragged batch, behind a sentinel element so that the batch exists when no photo decodes.
     """
     count = tf.size(images, out_type=tf.int64)
     known = tf.map_fn(_starts_known, images, fn_output_signature=tf.TensorSpec([], tf.bool))
     options = tf.data.Options()
     options.autotune.enabled = False  # one short pass per request: no tuning thread, no rewrites
     options.experimental_optimization.apply_default_optimizations = False
+    sentinel = tf.data.Dataset.from_tensors(
+        (tf.constant(-1, tf.int64), tf.zeros([0], tf.uint8), tf.zeros([3], tf.int32), tf.constant(False)))
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images, known))
                .filter(lambda index, image, is_known: is_known)
-               .map(lambda index, image, is_known: _decodes_with_color(index, image))
+               .map(lambda index, image, is_known: _decode_checked(index, image))
                .ignore_errors()
+               .concatenate(sentinel)
+               .ragged_batch(count + 1)
                .with_options(options))
-    initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool))
-    decodable, color_ok = decoded.reduce(initial, lambda state, item: (
-        tf.tensor_scatter_nd_update(state[0], [[item[0]]], [True]),
-        tf.tensor_scatter_nd_update(state[1], [[item[0]]], [item[1]])))
+    indices, pixels, shapes, colorizable = (part[:-1] for part in decoded.get_single_element())
+    positions = indices[:, None]
+    decodable = tf.tensor_scatter_nd_update(tf.zeros([count], tf.bool), positions, tf.ones_like(colorizable))
+    color_ok = tf.tensor_scatter_nd_update(tf.zeros([count], tf.bool), positions, colorizable)
     unsupported = tf.logical_or(tf.logical_not(known), tf.logical_and(decodable, tf.logical_not(color_ok)))
-    return tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
+    errors = tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
+    return errors, tf.ragged.boolean_mask(pixels, colorizable), tf.boolean_mask(shapes, colorizable)
 
 
 def per_photo(images, run, empty):
-    """``run`` on the photos without errors, with ``empty`` in the place of the others; and the errors."""
-    errors = image_errors(images)
+    """``run(good_images, pixels, shapes)`` on the photos without errors (``decode_photos``: each decoded
+    once), with ``empty`` in the place of the others; and the errors."""
+    errors, pixels, shapes = decode_photos(images)
     good = tf.equal(errors, "")
-    good_images = tf.boolean_mask(images, good)
-    results = tf.cond(tf.size(good_images) > 0, lambda: run(good_images), lambda: tf.zeros_like(empty)[:0])
+    results = tf.cond(tf.shape(shapes)[0] > 0, lambda: run(tf.boolean_mask(images, good), pixels, shapes),
+                      lambda: tf.zeros_like(empty)[:0])
     positions = tf.cast(tf.range(tf.size(images)), tf.int32)
     bad_positions = tf.boolean_mask(positions, tf.logical_not(good))
     fill = tf.tile(empty, tf.concat([[tf.size(bad_positions)], tf.ones([tf.rank(empty) - 1], tf.int32)], axis=0))
     return tf.dynamic_stitch([tf.boolean_mask(positions, good), bad_positions], [results, fill]), errors
 
 
-def _predict_lab(model, raw, size):
-    """Raw features -> (the model's input L in [-1, 1], predicted ab / 128), both [batch, size, size, c]."""
-    inputs = network.model_inputs(example_codec.decode(model.tft_layer(raw), size), size, model.input_names)
-    return inputs[features.L], model(inputs, training=False)
+def _photo(flat, shape):
+    """One photo of ``decode_photos``' output -> uint8 RGB [h, w, 3]."""
+    return tf.reshape(flat, shape)
+
+
+def served_inputs(model, raw, pixels, shapes, size):
+    """What the network receives for decoded photos (``decode_photos``' pixels and shapes): L from the
+    same ``example_codec.served_lab`` values Transform stores, quantized and dequantized without the
+    stored bytes; the classifier's embedding, for models that fuse it, from the Transform graph
+    (``model.tft_layer`` on the ``raw`` features: that graph decodes those photos a second time, as
+    the classifier lives there)."""
+    with tf.name_scope("model_size_lab"):
+        values = tf.map_fn(lambda photo: example_codec.served_lab(_photo(*photo), size), (pixels, shapes),
+                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+    embedding = None
+    if features.EMBEDDING in model.input_names:
+        embedding = example_codec.decode_embedding(model.tft_layer(raw)[features.EMBEDDING_F16])
+    return network.model_inputs(example_codec.decoded_features(values, size, embedding), size, model.input_names)
 
 
 def build_signatures(model, tft_output, size):
@@ -112,18 +137,18 @@ def build_signatures(model, tft_output, size):
     images_spec = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)
 
-    def predict_ab(checked_images):
-        raw = {features.IMAGE: tf.reshape(checked_images, [-1, *image_shape])}
-        return _predict_lab(model, raw, size)[1]
+    def predict_ab(good_images, pixels, shapes):
+        raw = {features.IMAGE: tf.reshape(good_images, [-1, *image_shape])}
+        return model(served_inputs(model, raw, pixels, shapes, size), training=False)
 
-    def colorize(checked_images):
-        def compose(pair):
-            encoded, one_ab = pair
-            colored = preprocessing.colorize_full_resolution(preprocessing.decode_srgb8(encoded), one_ab)
+    def colorize(good_images, pixels, shapes):
+        def compose(photo):
+            flat, shape, one_ab = photo
+            colored = preprocessing.colorize_full_resolution(_photo(flat, shape), one_ab)
             return tf.io.encode_png(colored, compression=PNG_COMPRESSION)
 
-        ab = predict_ab(checked_images)
-        return tf.map_fn(compose, (checked_images, ab), fn_output_signature=tf.TensorSpec([], tf.string))
+        ab = predict_ab(good_images, pixels, shapes)
+        return tf.map_fn(compose, (pixels, shapes, ab), fn_output_signature=tf.TensorSpec([], tf.string))
 
     @tf.function(input_signature=[images_spec])
     def serve(images):
@@ -141,8 +166,9 @@ def build_signatures(model, tft_output, size):
 
     @tf.function(input_signature=[examples_spec])
     def evaluate(examples):
-        lightness, ab = _predict_lab(model, tf.io.parse_example(examples, raw_spec), size)
-        lab_scaled = tf.concat([lightness, ab], axis=-1)
+        decoded = example_codec.decode(model.tft_layer(tf.io.parse_example(examples, raw_spec)), size)
+        inputs = network.model_inputs(decoded, size, model.input_names)
+        lab_scaled = tf.concat([inputs[features.L], model(inputs, training=False)], axis=-1)
         return {contract.EVAL_OUTPUT: tf.reshape(lab_scaled, [tf.shape(lab_scaled)[0], -1])}
 
     return {
