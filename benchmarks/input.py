@@ -12,8 +12,8 @@ times:
 
   read          the gzipped TFRecords, files interleaved in parallel, records decompressed (no parse)
   parse         TFX's dataset factory as the Trainer calls it: read, shuffle, batch, parse
-  stored        + the stored Lab planes decoded to uint8 levels (``example_codec.decode_lab_planes``), nothing else
-  decode        ``trainer.make_dataset`` without augmentation: + ``example_codec.decode`` (levels and float16 -> floats)
+  png           + the stored Lab PNGs decoded to uint8 (``example_codec.decode_lab_png``), nothing else
+  decode        ``trainer.make_dataset`` without augmentation: + ``example_codec.decode`` (PNG and float16 -> floats)
   augment       ``trainer.make_dataset`` as training runs it: + one random affine warp per photo
 
 Per stage: photos/s of wall time, CPU-seconds used by the process (every thread) and photos per
@@ -33,7 +33,7 @@ from colornet.schemas.config import VARIANTS
 
 TARGET_PER_CORE = 400.0
 WARMUP_BATCHES = 10
-STAGES = ("read", "parse", "stored", "decode", "augment")
+STAGES = ("read", "parse", "png", "decode", "augment")
 
 
 def parse_args():
@@ -95,15 +95,15 @@ def main():
         options = tfxio.TensorFlowDatasetOptions(batch_size=batch, shuffle=True)
         return accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
 
-    def stored():
-        return parse().map(lambda example: example_codec.decode_lab_planes(example[features.LAB_PLANES], args.image_size),
+    def png():
+        return parse().map(lambda stored: example_codec.decode_lab_png(stored[features.LAB_PNG], args.image_size),
                            num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def trainer_dataset(augment):
         return lambda: trainer.make_dataset(files, accessor, tft_output, args.image_size, True,
                                             TrainingConfig(batch_size=batch, augment=augment), input_names)
 
-    builders = {"read": read, "parse": parse, "stored": stored, "decode": trainer_dataset(False), "augment": trainer_dataset(True)}
+    builders = {"read": read, "parse": parse, "png": png, "decode": trainer_dataset(False), "augment": trainer_dataset(True)}
     runs = {stage: [] for stage in STAGES}
     for repeat in range(args.repeats):
         for stage in STAGES:

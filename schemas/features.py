@@ -19,7 +19,7 @@ Raw examples (written by ingestion, described by ``schemas/raw/schema.pbtxt``):
   dataset          bytes  the dataset it came in, e.g. "unsplash-research-dataset-lite-latest"
 
 Transformed examples (written by Transform, read by the Trainer; compact, see components/model/example_codec.py):
-  lab_planes     bytes  the model-size L * 255/100, a + 128, b + 128 as uint8 planes (serialized [3, size, size])
+  lab_png        bytes  PNG at the model's size: L * 255/100, a + 128, b + 128 as uint8
   embedding_f16  int64  the classifier's 1000-way output as float16 bit patterns (models that fuse the classifier)
 
 Decoded features (example_codec.decode: what the models, the Evaluator's ``transform_features`` and metrics see):
@@ -47,6 +47,6 @@ L = "L"
 AB = "ab"
 EMBEDDING = "embedding"
 
-LAB_PLANES = "lab_planes"
+LAB_PNG = "lab_png"
 EMBEDDING_F16 = "embedding_f16"
 

@@ -21,7 +21,7 @@ def _photos(count=3, seed=0):
 
 
 def _stored(lightness, ab, embedding=None):
-    stored = {features.LAB_PLANES: tf.stack([example_codec.encode_lab(one_l, one_ab) for one_l, one_ab in zip(lightness, ab)])}
+    stored = {features.LAB_PNG: tf.stack([example_codec.encode_lab(one_l, one_ab) for one_l, one_ab in zip(lightness, ab)])}
     if embedding is not None:
         stored[features.EMBEDDING_F16] = example_codec.encode_embedding(embedding)
     return stored
@@ -31,7 +31,7 @@ def test_lab_and_embedding_come_back_within_the_stored_precision():
     lightness, ab = _photos()
     embedding = tf.nn.softmax(tf.random.normal([3, 1000], stddev=4.0, seed=1)).numpy()
     stored = _stored(lightness, ab, embedding)
-    assert stored[features.LAB_PLANES].dtype == tf.string and stored[features.EMBEDDING_F16].dtype == tf.int64
+    assert stored[features.LAB_PNG].dtype == tf.string and stored[features.EMBEDDING_F16].dtype == tf.int64
     decoded = {name: value.numpy() for name, value in example_codec.decode(stored, SIZE).items()}
     assert decoded[features.L].shape == (3, SIZE * SIZE) and decoded[features.AB].shape == (3, SIZE * SIZE * 2)
     assert np.abs(decoded[features.L] - lightness.reshape(3, -1)).max() <= L_STEP / 2 + 1e-6
@@ -40,27 +40,26 @@ def test_lab_and_embedding_come_back_within_the_stored_precision():
     assert decoded[features.EMBEDDING].dtype == np.float32
 
 
-def test_a_photo_is_stored_as_planes_of_its_levels():
+def test_a_photo_is_a_png_of_its_stored_levels():
     lightness = np.full([SIZE, SIZE, 1], -0.2, np.float32)   # L = 40
     ab = np.full([SIZE, SIZE, 2], [-10.0 / 128, 30.0 / 128], np.float32)
-    planes = tf.io.parse_tensor(example_codec.encode_lab(lightness, ab), tf.uint8).numpy()
-    assert planes.shape == (3, SIZE, SIZE)
-    np.testing.assert_array_equal(planes[:, 0, 0], [round(40 * 2.55), 128 - 10, 128 + 30])
+    levels = tf.io.decode_png(example_codec.encode_lab(lightness, ab)).numpy()
+    np.testing.assert_array_equal(levels[0, 0], [round(40 * 2.55), 128 - 10, 128 + 30])
 
 
 def test_levels_of_real_photos_come_back_exactly(shared_data):
     for path in sorted((shared_data / "bsds500" / "val").glob("*.jpg"))[:2]:
         rgb8 = tf.io.decode_jpeg(path.read_bytes(), channels=3)
         lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), 64)
-        planes = example_codec.decode_lab_planes(example_codec.encode_lab(lightness, ab)[None], 64)[0]
-        np.testing.assert_array_equal(tf.transpose(planes, [1, 2, 0]), example_codec.quantize(lightness, ab))
+        levels = example_codec.decode_lab_png(example_codec.encode_lab(lightness, ab)[None], 64)[0]
+        np.testing.assert_array_equal(levels, example_codec.quantize(lightness, ab))
 
 
 def test_served_values_are_the_stored_values_dequantized(shared_data):
     path = sorted((shared_data / "bsds500" / "val").glob("*.jpg"))[0]
     rgb8 = tf.io.decode_jpeg(path.read_bytes(), channels=3)
     lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), SIZE)
-    stored = {features.LAB_PLANES: example_codec.encode_lab(lightness, ab)[None]}
+    stored = {features.LAB_PNG: example_codec.encode_lab(lightness, ab)[None]}
     decoded = example_codec.decode(stored, SIZE)
     served = example_codec.served_lab(rgb8, SIZE).numpy()
     np.testing.assert_array_equal(served[..., :1].reshape(1, -1), decoded[features.L])

@@ -62,13 +62,13 @@ def test_transform_gives_scikit_images_lab_within_the_stored_precision(photos):
     assert np.abs(lightness - expected[..., 0]).mean() > 0.01  # quantized indeed: not the float values
 
 
-def test_any_photo_is_stored_as_planes_of_levels_that_decode_to_the_model_size_in_range(photos):
+def test_any_photo_is_stored_as_one_small_png_that_decodes_to_the_model_size_in_range(photos):
     crop, jpeg = photos
     results = _transform([jpeg, _encode(crop, "PNG")], size=32)
     assert len(results) == 2
     for result in results:
-        assert set(result) == {features.LAB_PLANES}
-        assert tf.io.parse_tensor(result[features.LAB_PLANES], tf.uint8).shape == (3, 32, 32)
+        assert set(result) == {features.LAB_PNG}
+        assert tf.io.decode_png(result[features.LAB_PNG]).shape == (32, 32, 3)
     decoded = _decoded(results, 32)
     assert decoded[features.L].shape == (2, 32 * 32) and decoded[features.AB].shape == (2, 32 * 32 * 2)
     assert decoded[features.L].dtype == np.float32 and decoded[features.AB].dtype == np.float32
@@ -91,7 +91,7 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
     crop, jpeg = photos
     results = _transform([jpeg, _encode(crop, "PNG")], size=32,
                          model_settings={**settings, "backbone_weights": weights})
-    assert set(results[0]) == {features.LAB_PLANES, features.EMBEDDING_F16}
+    assert set(results[0]) == {features.LAB_PNG, features.EMBEDDING_F16}
     embeddings = _decoded(results, 32)[features.EMBEDDING]
     for encoded, embedding in zip([jpeg, _encode(crop, "PNG")], embeddings):
         # Computed in Transform from the float32 L (before L is quantized for storage), stored as float16.

@@ -6,16 +6,15 @@ at the precision the data really has: the photos are 8-bit, so L and ab are 8-bi
 Stored (``schemas/features.py``; what ``transform.preprocessing_fn`` returns, so what Transform
 writes into the transformed tf.Examples and what the Transform graph computes at serving time):
 
-* ``lab_planes``: the photo at the model's size as 3 planes of uint8 (``quantize``):
+* ``lab_png``: one PNG of the photo at the model's size, 3 channels of uint8 (``quantize``):
   ``round(L * 255 / 100)``, ``round(a) + 128``, ``round(b) + 128`` (a and b clipped to [-128, 127],
-  as serving clips them), in ``tf.io.serialize_tensor``'s form [3, size, size]. No codec of its own:
-  Transform writes gzipped TFRecords, whose deflate shrinks the planes to ~95 KiB per photo at 256 px
-  (a PNG: ~78 KiB), and reading them back costs that inflate and nothing else, where a PNG costs an
-  inflate and then its row filters undone (``benchmarks/input.py``, ``docs/scale.md``).
+  as serving clips them). PNG's row filters and deflate make it ~80 KiB per photo at 256 px,
+  against ~690 KiB for the same values as gzipped float32 lists. (Raw uint8 planes left to the
+  TFRecords' gzip were measured too: ~95 KiB and not measurably cheaper to read, ``docs/scale.md``.)
 * ``embedding_f16`` (fusion only): the classifier's 1000 outputs as float16 bit patterns in an int64
   list (2 KB instead of 4 KB; class scores in [0, 1] keep 11 significant bits).
 
-Decoded (``decode``; what the Trainer's input pipeline and every serving signature hand
+Decoded (``decode``; what the Trainer's input pipeline and the ``evaluate`` signature hand
 ``network.model_inputs``, and what the ``transform_features`` signature returns to the Evaluator):
 ``L`` float32 [batch, size * size] scaled to [-1, 1], ``ab`` float32 [batch, size * size * 2] as
 ab / 128, ``embedding`` float32 [batch, 1000], the shapes and scales models and metrics always had.
@@ -32,6 +31,10 @@ from . import preprocessing
 
 _L_STEPS = 255.0 / 100.0  # uint8 levels per L unit
 _AB_OFFSET = 128.0
+# zlib level of the stored PNG (Transform pays it once per photo): on a 256 px photo level 4 (zlib's
+# first lazy-matching level) stores 79 KiB in ~11 CPU-ms, level 6 (the default) 79 KiB in ~30,
+# level 1 93 KiB in ~4 (bsds500/train, 40 photos).
+STORED_PNG_COMPRESSION = 4
 # dequantize: L (scaled to [-1, 1]) = q / _L_STEPS / 50 - 1, ab / 128 = (q - _AB_OFFSET) / 128.
 _SCALE = (1.0 / _L_STEPS / 50.0, 1.0 / preprocessing.AB_SCALE, 1.0 / preprocessing.AB_SCALE)
 _OFFSET = (-1.0, -_AB_OFFSET / preprocessing.AB_SCALE, -_AB_OFFSET / preprocessing.AB_SCALE)
@@ -45,13 +48,8 @@ def quantize(lightness_scaled, ab_scaled):
 
 
 def encode_lab(lightness_scaled, ab_scaled):
-    """One photo's model-scaled L [size, size, 1] and ab / 128 [size, size, 2] -> its ``lab_planes`` (scalar string).
-
-    Planes (one per channel), because deflate finds longer matches in them: interleaved levels gzip
-    to ~116 KiB at 256 px, planes to ~95. (Row differences would gzip to ~76, but undoing them is a
-    cumulative sum, which costs TensorFlow more than the PNG decode it would replace.)
-    """
-    return tf.io.serialize_tensor(tf.transpose(quantize(lightness_scaled, ab_scaled), [2, 0, 1]))
+    """One photo's model-scaled L [size, size, 1] and ab / 128 [size, size, 2] -> its ``lab_png`` (scalar string)."""
+    return tf.io.encode_png(quantize(lightness_scaled, ab_scaled), compression=STORED_PNG_COMPRESSION)
 
 
 def served_lab(rgb8, size):
@@ -68,15 +66,13 @@ def encode_embedding(embedding):
     return tf.cast(tf.bitcast(tf.cast(embedding, tf.float16), tf.uint16), tf.int64)
 
 
-def decode_lab_planes(lab_planes, size):
-    """``lab_planes`` [batch] strings -> the stored levels as planes, uint8 [batch, 3, size, size].
+def decode_lab_png(lab_png, size):
+    """``lab_png`` [batch] strings -> the stored values, uint8 [batch, size, size, 3]."""
+    return tf.map_fn(
+        lambda png: tf.io.decode_png(png, channels=3), tf.reshape(lab_png, [-1]),
+        fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
 
-    One vectorized ``decode_raw`` for the batch instead of a ``parse_tensor`` per photo: a serialized
-    TensorProto ends with its ``tensor_content`` (the last field, and protobuf writes fields in
-    number order), so the levels are the last 3 * size * size bytes of every (equally long) string.
-    """
-    levels = 3 * size * size
-    return tf.reshape(tf.io.decode_raw(tf.reshape(lab_planes, [-1]), tf.uint8)[:, -levels:], [-1, 3, size, size])
+
 def dequantize(lab_stored):
     """Stored values [..., 3] (uint8, or floats in the same units) -> float32 [..., 3]: L scaled to
     [-1, 1], then ab / 128.
@@ -103,14 +99,13 @@ def decode(stored, size, transform_lab=None, xla=False):
     loop: a batch of 256 px photos is tens of MB of float32, and op by op the passes over it cost
     more than the PNG decode. Serving graphs stay XLA-free (TF Serving builds need not carry the JIT).
     """
-    planes = decode_lab_planes(stored[features.LAB_PLANES], size)
+    lab_stored = decode_lab_png(stored[features.LAB_PNG], size)
 
-    def to_model_scale(planes):
-        lab = tf.transpose(planes, [0, 2, 3, 1])  # fused into the warp's or dequantize's reads under XLA
+    def to_model_scale(lab):
         return dequantize(transform_lab(lab) if transform_lab is not None else lab)
 
     # One output: XLA computes a fusion once per output, so splitting L and ab inside would warp twice.
-    values = (tf.function(to_model_scale, jit_compile=True) if xla else to_model_scale)(planes)
+    values = (tf.function(to_model_scale, jit_compile=True) if xla else to_model_scale)(lab_stored)
     embedding = decode_embedding(stored[features.EMBEDDING_F16]) if features.EMBEDDING_F16 in stored else None
     return decoded_features(values, size, embedding)
 

@@ -67,41 +67,61 @@ def _decode_checked(index, image):
 def decode_photos(images):
     """Each photo of ``images`` (a [batch] string tensor) decoded once, and why it cannot be colorized.
 
-    Returns (errors: per photo "" or why not; the photos without errors in batch order, as flat
-    uint8 RGB (a RaggedTensor [good, (h * w * 3)]) and their shapes (int32 [good, 3])). Never raises:
-    each known-format photo is decoded in a tf.data pipeline whose failures are dropped
-    (``ignore_errors``), so a corrupt photo only marks its own entry; the survivors come out as one
-    ragged batch, behind a sentinel element so that the batch exists when no photo decodes.
+    Returns (errors: per photo "" or why not; the photos without errors, in batch order, for
+    ``map_photos``: their uint8 RGB values one after the other, where each starts, and their shapes).
+    Never raises: each known-format photo is decoded in a tf.data pipeline whose failures are dropped
+    (``ignore_errors``), so a corrupt photo only marks its own entry. The pixels are collected in a
+    TensorArray (one copy when concatenated; it needs a graph, i.e. a traced caller); ragged batching
+    and masking cost ~20x more than the decode itself (per value, not per photo).
     """
     count = tf.size(images, out_type=tf.int64)
     known = tf.map_fn(_starts_known, images, fn_output_signature=tf.TensorSpec([], tf.bool))
     options = tf.data.Options()
     options.autotune.enabled = False  # one short pass per request: no tuning thread, no rewrites
     options.experimental_optimization.apply_default_optimizations = False
-    sentinel = tf.data.Dataset.from_tensors(
-        (tf.constant(-1, tf.int64), tf.zeros([0], tf.uint8), tf.zeros([3], tf.int32), tf.constant(False)))
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images, known))
                .filter(lambda index, image, is_known: is_known)
                .map(lambda index, image, is_known: _decode_checked(index, image))
                .ignore_errors()
-               .concatenate(sentinel)
-               .ragged_batch(count + 1)
                .with_options(options))
-    indices, pixels, shapes, colorizable = (part[:-1] for part in decoded.get_single_element())
-    positions = indices[:, None]
-    decodable = tf.tensor_scatter_nd_update(tf.zeros([count], tf.bool), positions, tf.ones_like(colorizable))
-    color_ok = tf.tensor_scatter_nd_update(tf.zeros([count], tf.bool), positions, colorizable)
+
+    def add(state, item):
+        decodable, color_ok, shapes, pixels = state
+        index, flat, shape, colorizable = item
+        position = [[index]]
+        return (tf.tensor_scatter_nd_update(decodable, position, [True]),
+                tf.tensor_scatter_nd_update(color_ok, position, [colorizable]),
+                tf.tensor_scatter_nd_update(shapes, position, [shape]),
+                pixels.write(pixels.size(), tf.cond(colorizable, lambda: flat, lambda: flat[:0])))
+
+    initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool), tf.zeros([count, 3], tf.int32),
+               tf.TensorArray(tf.uint8, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]))
+    decodable, color_ok, shapes, pixels = decoded.reduce(initial, add)
     unsupported = tf.logical_or(tf.logical_not(known), tf.logical_and(decodable, tf.logical_not(color_ok)))
     errors = tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
-    return errors, tf.ragged.boolean_mask(pixels, colorizable), tf.boolean_mask(shapes, colorizable)
+    good_shapes = tf.boolean_mask(shapes, tf.equal(errors, ""))
+    starts = tf.cumsum(tf.reduce_prod(good_shapes, axis=1), exclusive=True)
+    return errors, (pixels.concat(), starts, good_shapes)
+
+
+def map_photos(fn, photos, fn_output_signature, *per_photo_values):
+    """``fn(rgb8, *values)`` for each photo of ``decode_photos``' ``photos`` (uint8 RGB [h, w, 3]), with
+    its entries of ``per_photo_values`` (tensors with one entry per photo), stacked as ``tf.map_fn`` stacks."""
+    pixels, starts, shapes = photos
+
+    def one(item):
+        start, shape = item[0], item[1]
+        return fn(tf.reshape(pixels[start:start + tf.reduce_prod(shape)], shape), *item[2:])
+
+    return tf.map_fn(one, (starts, shapes, *per_photo_values), fn_output_signature=fn_output_signature)
 
 
 def per_photo(images, run, empty):
-    """``run(good_images, pixels, shapes)`` on the photos without errors (``decode_photos``: each decoded
-    once), with ``empty`` in the place of the others; and the errors."""
-    errors, pixels, shapes = decode_photos(images)
+    """``run(good_images, photos)`` on the photos without errors (``photos``: each decoded once, see
+    ``decode_photos``), with ``empty`` in the place of the others; and the errors."""
+    errors, photos = decode_photos(images)
     good = tf.equal(errors, "")
-    results = tf.cond(tf.shape(shapes)[0] > 0, lambda: run(tf.boolean_mask(images, good), pixels, shapes),
+    results = tf.cond(tf.reduce_any(good), lambda: run(tf.boolean_mask(images, good), photos),
                       lambda: tf.zeros_like(empty)[:0])
     positions = tf.cast(tf.range(tf.size(images)), tf.int32)
     bad_positions = tf.boolean_mask(positions, tf.logical_not(good))
@@ -109,20 +129,15 @@ def per_photo(images, run, empty):
     return tf.dynamic_stitch([tf.boolean_mask(positions, good), bad_positions], [results, fill]), errors
 
 
-def _photo(flat, shape):
-    """One photo of ``decode_photos``' output -> uint8 RGB [h, w, 3]."""
-    return tf.reshape(flat, shape)
-
-
-def served_inputs(model, raw, pixels, shapes, size):
-    """What the network receives for decoded photos (``decode_photos``' pixels and shapes): L from the
+def served_inputs(model, raw, photos, size):
+    """What the network receives for decoded photos (``decode_photos``' ``photos``): L from the
     same ``example_codec.served_lab`` values Transform stores, quantized and dequantized without the
     stored bytes; the classifier's embedding, for models that fuse it, from the Transform graph
     (``model.tft_layer`` on the ``raw`` features: that graph decodes those photos a second time, as
     the classifier lives there)."""
     with tf.name_scope("model_size_lab"):
-        values = tf.map_fn(lambda photo: example_codec.served_lab(_photo(*photo), size), (pixels, shapes),
-                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        values = map_photos(lambda rgb8: example_codec.served_lab(rgb8, size), photos,
+                            tf.TensorSpec([size, size, 3], tf.float32))
     embedding = None
     if features.EMBEDDING in model.input_names:
         embedding = example_codec.decode_embedding(model.tft_layer(raw)[features.EMBEDDING_F16])
@@ -137,18 +152,16 @@ def build_signatures(model, tft_output, size):
     images_spec = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)
 
-    def predict_ab(good_images, pixels, shapes):
+    def predict_ab(good_images, photos):
         raw = {features.IMAGE: tf.reshape(good_images, [-1, *image_shape])}
-        return model(served_inputs(model, raw, pixels, shapes, size), training=False)
+        return model(served_inputs(model, raw, photos, size), training=False)
 
-    def colorize(good_images, pixels, shapes):
-        def compose(photo):
-            flat, shape, one_ab = photo
-            colored = preprocessing.colorize_full_resolution(_photo(flat, shape), one_ab)
+    def colorize(good_images, photos):
+        def compose(rgb8, one_ab):
+            colored = preprocessing.colorize_full_resolution(rgb8, one_ab)
             return tf.io.encode_png(colored, compression=PNG_COMPRESSION)
 
-        ab = predict_ab(good_images, pixels, shapes)
-        return tf.map_fn(compose, (pixels, shapes, ab), fn_output_signature=tf.TensorSpec([], tf.string))
+        return map_photos(compose, photos, tf.TensorSpec([], tf.string), predict_ab(good_images, photos))
 
     @tf.function(input_signature=[images_spec])
     def serve(images):

@@ -60,7 +60,7 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
 
     The stages (each measured by ``benchmarks/input.py``): TFX's dataset factory reads the gzipped
     TFRecords (files interleaved in parallel), shuffles serialized records (training), batches and
-    parses them; ``example_codec.decode`` turns the stored Lab planes and float16 bytes into the model's
+    parses them; ``example_codec.decode`` turns the stored PNG and float16 bytes into the model's
     floats (parallel map; XLA-fused) and, for training batches when ``config.augment`` is set, warps
     each photo's stored Lab values first (``augmentation.random_matrices``: each epoch sees new random
     transforms; eval batches are neither shuffled nor augmented); batches are prefetched so the
@@ -77,7 +77,7 @@ def make_dataset(file_pattern, data_accessor, tft_output, size, training, config
     def decode(stored):
         transform_lab = None
         if augment:  # drawn here, outside XLA, so a seeded run draws the same transforms
-            matrices = augmentation.random_matrices(tf.shape(stored[features.LAB_PLANES])[0], size, size)
+            matrices = augmentation.random_matrices(tf.shape(stored[features.LAB_PNG])[0], size, size)
             transform_lab = functools.partial(augmentation.warp, matrices=matrices)
         decoded = example_codec.decode(stored, size, transform_lab, xla=True)
         return network.model_inputs(decoded, size, input_names), tf.reshape(decoded[features.AB], [-1, size, size, 2])

@@ -16,7 +16,7 @@ from . import example_codec, network, preprocessing
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1]).
 
-    Returns the stored features (``example_codec``): ``lab_planes`` and, when the model fuses the classifier, ``embedding_f16``.
+    Returns the stored features (``example_codec``): ``lab_png`` and, when the model fuses the classifier, ``embedding_f16``.
     """
     config = ModelConfig.from_dict(custom_config)
     size = config.image_size
@@ -27,12 +27,12 @@ def preprocessing_fn(inputs, custom_config):
         return lightness, example_codec.encode_lab(lightness, ab)
 
     # decode_image works on scalars, so the batch goes through map_fn (tensorflow/transform#119).
-    lightness, lab_planes = tf.map_fn(
+    lightness, lab_png = tf.map_fn(
         split,
         encoded,
         fn_output_signature=(tf.TensorSpec([size, size, 1], tf.float32), tf.TensorSpec([], tf.string)),
     )
-    outputs = {features.LAB_PLANES: lab_planes}
+    outputs = {features.LAB_PNG: lab_png}
     if config.uses_classifier:
         # Once per photo here instead of every training step (see network.py), from the float32 L.
         backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name="classifier")
