@@ -19,8 +19,9 @@ that CPU time over 2 cores, what a request would take on 2 idle cores if both we
 
 Where the time goes: TensorFlow's profiler traces ``--profiled-calls`` direct calls of the
 signature per size, and each op's time is added to its group (by op type and name scope):
-decode (the photo, twice: once in the Transform graph, once for its full-resolution L), model-size
-Lab (resize, Lab, the stored form and its decode), classifier (the ImageNet network: fused in Transform,
+decode (the photo, once: ``signatures.decode_photos``, whose pixels give both the model-size Lab and
+the full-resolution L; models that fuse the classifier decode it again in the Transform graph),
+model-size Lab (resize, Lab, quantize and dequantize), classifier (the ImageNet network: fused in Transform,
 or ``lite0_unet``'s encoder), network (the rest of the colorizer), full-resolution color (L of
 the photo, ab stretched to its size, Lab -> RGB), PNG encode, other. Op times are busy times of
 kernels, which may overlap on several threads: compare them as shares. Writes
@@ -39,7 +40,8 @@ import common
 from colornet.schemas.config import PROFILES
 
 SIZES = {"1024x768": (1024, 768), "4000x3000": (4000, 3000)}
-DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodeBmp", "DecodeGif", "ExtractJpegShape"}
+PHOTO_DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodePng", "DecodeBmp", "DecodeGif"}  # each decodes a whole photo
+DECODE_OPS = PHOTO_DECODE_OPS | {"ExtractJpegShape"}
 CALL_OPS = {"StatefulPartitionedCall", "PartitionedCall", "While", "StatelessWhile", "If", "StatelessIf", "Case"}
 CLASSIFIER_SCOPES = ("inception_resnet_v2/", "mobilenetv2_", "efficientnet_lite0")
 
@@ -78,9 +80,7 @@ def op_group(name, op_type):
         return "decode"
     if any(scope in name for scope in CLASSIFIER_SCOPES):  # fused in Transform, or lite0_unet's encoder
         return "classifier"
-    if "transform_features_layer" in name:
-        return "model_size_lab"
-    if op_type == "DecodePng":  # the stored form's PNG, decoded after the Transform layer
+    if "transform_features_layer" in name or "model_size_lab/" in name:
         return "model_size_lab"
     if "/colornet_" in name:
         return "network"
@@ -92,12 +92,13 @@ def op_group(name, op_type):
 
 
 def op_milliseconds(trace_dir, calls):
-    """Milliseconds per call of each op group, from the profiler's trace (leaf TensorFlow ops only)."""
+    """Milliseconds per call of each op group, from the profiler's trace (leaf TensorFlow ops only), and
+    ``decodes``: how many whole-photo decode ops ran per call."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     space = xplane_pb2.XSpace()
     space.ParseFromString(pathlib.Path(sorted(glob.glob(f"{trace_dir}/**/*.xplane.pb", recursive=True))[-1]).read_bytes())
-    groups = collections.Counter()
+    groups, decodes = collections.Counter(), 0
     for plane in space.planes:
         if plane.name != "/host:CPU":
             continue
@@ -107,8 +108,11 @@ def op_milliseconds(trace_dir, calls):
                 name, _, op_type = plane.event_metadata[event.metadata_id].name.rpartition(":")
                 if not name or name.endswith(":") or " " in name or not op_type.isidentifier() or op_type in CALL_OPS:
                     continue
-                groups[op_group(name, op_type.removeprefix("_Mkl").removeprefix("Native"))] += event.duration_ps
-    return {group: round(picoseconds / 1e9 / calls, 1) for group, picoseconds in groups.most_common()}
+                op_type = op_type.removeprefix("_Mkl").removeprefix("Native")
+                groups[op_group(name, op_type)] += event.duration_ps
+                decodes += op_type in PHOTO_DECODE_OPS
+    return {**{group: round(picoseconds / 1e9 / calls, 1) for group, picoseconds in groups.most_common()},
+            "decodes": decodes / calls}
 
 
 def profile_ops(signature, image, calls, trace_dir):

@@ -10,7 +10,7 @@ import pathlib
 
 import tensorflow as tf
 
-from colornet.components.model.signatures import per_photo
+from colornet.components.model.signatures import map_photos, per_photo
 from colornet.schemas import serving_contract as contract
 
 RED = (1.0, 0.3, 0.3)
@@ -23,28 +23,27 @@ class TintModel(tf.Module):
         super().__init__()
         self.tint = tf.Variable(tint, dtype=tf.float32, trainable=False)
 
-    def _tinted(self, encoded):
-        rgb = tf.cast(tf.io.decode_image(encoded, channels=3, expand_animations=False), tf.float32)
+    def _tinted(self, rgb8):
+        rgb = tf.cast(rgb8, tf.float32)
         gray = tf.reduce_mean(rgb, axis=-1, keepdims=True)
         return tf.cast(tf.clip_by_value(gray * self.tint, 0.0, 255.0), tf.uint8)
 
     @tf.function(input_signature=[_IMAGES])
     def serve(self, images):
-        def colorize(good):
-            return tf.map_fn(lambda encoded: tf.io.encode_png(self._tinted(encoded)), good,
-                             fn_output_signature=tf.TensorSpec([], tf.string))
+        def colorize(good, photos):
+            return map_photos(lambda rgb8: tf.io.encode_png(self._tinted(rgb8)), photos, tf.TensorSpec([], tf.string))
 
         pngs, errors = per_photo(images, colorize, tf.constant([""]))
         return {contract.COLORIZED_OUTPUT: pngs, contract.ERRORS_OUTPUT: errors}
 
     @tf.function(input_signature=[_IMAGES])
     def colorize_ab(self, images):
-        def ab(encoded):
-            small = tf.image.resize(tf.cast(self._tinted(encoded), tf.float32), [8, 8])
+        def ab(rgb8):
+            small = tf.image.resize(tf.cast(self._tinted(rgb8), tf.float32), [8, 8])
             return small[..., :2] - 128.0
 
-        def predict_ab(good):
-            return tf.map_fn(ab, good, fn_output_signature=tf.TensorSpec([8, 8, 2], tf.float32))
+        def predict_ab(good, photos):
+            return map_photos(ab, photos, tf.TensorSpec([8, 8, 2], tf.float32))
 
         ab_values, errors = per_photo(images, predict_ab, tf.zeros([1, 8, 8, 2]))
         return {contract.AB_OUTPUT: ab_values, contract.ERRORS_OUTPUT: errors}

@@ -4,7 +4,7 @@ precision, out-of-range values are clipped as serving clips them, and the Traine
 import numpy as np
 import tensorflow as tf
 
-from colornet.components.model import augmentation, example_codec
+from colornet.components.model import augmentation, example_codec, preprocessing
 from colornet.schemas import features
 
 SIZE = 16
@@ -45,6 +45,25 @@ def test_a_photo_is_a_png_of_its_stored_levels():
     ab = np.full([SIZE, SIZE, 2], [-10.0 / 128, 30.0 / 128], np.float32)
     levels = tf.io.decode_png(example_codec.encode_lab(lightness, ab)).numpy()
     np.testing.assert_array_equal(levels[0, 0], [round(40 * 2.55), 128 - 10, 128 + 30])
+
+
+def test_levels_of_real_photos_come_back_exactly(shared_data):
+    for path in sorted((shared_data / "bsds500" / "val").glob("*.jpg"))[:2]:
+        rgb8 = tf.io.decode_jpeg(path.read_bytes(), channels=3)
+        lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), 64)
+        levels = example_codec.decode_lab_png(example_codec.encode_lab(lightness, ab)[None], 64)[0]
+        np.testing.assert_array_equal(levels, example_codec.quantize(lightness, ab))
+
+
+def test_served_values_are_the_stored_values_dequantized(shared_data):
+    path = sorted((shared_data / "bsds500" / "val").glob("*.jpg"))[0]
+    rgb8 = tf.io.decode_jpeg(path.read_bytes(), channels=3)
+    lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), SIZE)
+    stored = {features.LAB_PNG: example_codec.encode_lab(lightness, ab)[None]}
+    decoded = example_codec.decode(stored, SIZE)
+    served = example_codec.served_lab(rgb8, SIZE).numpy()
+    np.testing.assert_array_equal(served[..., :1].reshape(1, -1), decoded[features.L])
+    np.testing.assert_array_equal(served[..., 1:].reshape(1, -1), decoded[features.AB])
 
 
 def test_ab_outside_the_served_range_is_clipped_as_serving_clips_it():

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 import local_training
-from colornet.components.model import callbacks, example_codec, network as model_lib, preprocessing, trainer
+from colornet.components.model import callbacks, example_codec, network as model_lib, preprocessing, signatures, trainer
 from colornet.schemas.config import VARIANTS, ModelConfig, TrainingConfig
 from colornet.schemas import features
 
@@ -82,27 +82,34 @@ def test_the_trainer_feeds_the_model_what_serving_computes_from_the_same_photos(
     graph, examples = tiny_data
     tft_output = tft.TFTransformOutput(graph)
     config = ModelConfig.from_dict({**TINY, "variant": "fusion"})
-    input_names = model_lib.build_model(config).input_names
+    model = model_lib.build_model(config)
     # What the Trainer feeds: eval batches (no shuffle, no augmentation) of the stored examples.
     dataset = trainer.make_dataset(local_training.split_files(examples, ["eval"]), local_training.data_accessor(examples),
-                                   tft_output, SIZE, False, TrainingConfig(batch_size=1), input_names)
+                                   tft_output, SIZE, False, TrainingConfig(batch_size=1), model.input_names)
     raw_files = [path for pattern in local_training.split_files([tiny_raw], ["eval"]) for path in tf.io.gfile.glob(pattern)]
     raw = [record.numpy() for record in tf.data.TFRecordDataset(raw_files, "GZIP")]
-    trained = [inputs for inputs, _ in dataset.take(len(raw))]
-    # What serving computes from each photo: the exported Transform layer, then the same decode
-    # (signatures.py: ``_predict_lab`` in ``predict_ab``).
+    trained = [(inputs, ab) for inputs, ab in dataset.take(len(raw))]
+    # What the network receives in serving from each photo: signatures.py's one decode, then its inputs.
     parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
-    served = model_lib.model_inputs(example_codec.decode(tft_output.transform_features_layer()(parsed), SIZE),
-                                    SIZE, input_names)
+    model.tft_layer = tft_output.transform_features_layer()  # as build_signatures attaches it
+    # Traced, as in the signatures (its TensorArray state needs a graph).
+    errors, photos = tf.function(signatures.decode_photos)(tf.reshape(parsed[features.IMAGE], [-1]))
+    assert not any(errors.numpy())
+    served = signatures.served_inputs(model, parsed, photos, SIZE)
+    served_ab = signatures.map_photos(lambda rgb8: example_codec.served_lab(rgb8, SIZE)[..., 1:], photos, tf.float32)
     # Unquantized reference: Transform's float32 L of each photo, before it is stored.
     photos = [preprocessing.decode_rgb(image) for image in parsed[features.IMAGE].numpy().reshape(-1)]
     reference = np.stack([preprocessing.model_lab(photo, SIZE)[0].numpy() for photo in photos])
     assert len(trained) == len(raw) >= 2
     for index, lightness in enumerate(served[features.L].numpy()):
         # The stored example of this photo, whatever order the Trainer reads them in.
-        match = min(trained, key=lambda inputs: np.abs(inputs[features.L][0].numpy() - lightness).max())
-        np.testing.assert_allclose(match[features.L][0].numpy(), lightness, atol=1e-6)
-        np.testing.assert_allclose(match[features.EMBEDDING][0].numpy(), served[features.EMBEDDING][index], atol=1e-6)
+        inputs, ab = min(trained, key=lambda pair: np.abs(pair[0][features.L][0].numpy() - lightness).max())
+        # The same stored levels, dequantized by the same multiply-add: equal within one float32 rounding
+        # (2^-23, a 30,000th of a level), as XLA (the Trainer) fuses it into one FMA rounding once where
+        # TensorFlow's kernels (serving) round twice.
+        np.testing.assert_allclose(inputs[features.L][0].numpy(), lightness, rtol=0, atol=2.0 ** -23)
+        np.testing.assert_allclose(ab[0].numpy(), served_ab[index].numpy(), rtol=0, atol=2.0 ** -23)
+        np.testing.assert_array_equal(inputs[features.EMBEDDING][0].numpy(), served[features.EMBEDDING][index])
         # Both differ from the float32 L only by the stored precision: half a level of 100/255 L units.
         assert np.abs(lightness - reference[index]).max() <= 1.0 / 255.0 + 1e-6
 

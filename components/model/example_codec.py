@@ -6,21 +6,24 @@ at the precision the data really has: the photos are 8-bit, so L and ab are 8-bi
 Stored (``schemas/features.py``; what ``transform.preprocessing_fn`` returns, so what Transform
 writes into the transformed tf.Examples and what the Transform graph computes at serving time):
 
-* ``lab_png``: one PNG of the photo at the model's size, 3 channels of uint8:
+* ``lab_png``: one PNG of the photo at the model's size, 3 channels of uint8 (``quantize``):
   ``round(L * 255 / 100)``, ``round(a) + 128``, ``round(b) + 128`` (a and b clipped to [-128, 127],
   as serving clips them). PNG's row filters and deflate make it ~80 KiB per photo at 256 px,
-  against ~690 KiB for the same values as gzipped float32 lists.
+  against ~690 KiB for the same values as gzipped float32 lists. (Raw uint8 planes left to the
+  TFRecords' gzip were measured too: ~95 KiB and not measurably cheaper to read, ``docs/scale.md``.)
 * ``embedding_f16`` (fusion only): the classifier's 1000 outputs as float16 bit patterns in an int64
   list (2 KB instead of 4 KB; class scores in [0, 1] keep 11 significant bits).
 
-Decoded (``decode``; what the Trainer's input pipeline and every serving signature hand
-``network.model_inputs``, and what the ``decode_transformed`` signature returns to the Evaluator):
+Decoded (``decode``; what the Trainer's input pipeline hands ``network.model_inputs``, and what the
+``decode_transformed`` signature returns to the Evaluator; serving computes the same values from
+the photo with ``served_lab``):
 ``L`` float32 [batch, size * size] scaled to [-1, 1], ``ab`` float32 [batch, size * size * 2] as
 ab / 128, ``embedding`` float32 [batch, 1000], the shapes and scales models and metrics always had.
 
 Quantization error: L at most 50 / 255 L units (0.0039 in the model's [-1, 1] scale), ab at most
-0.5 Lab units, the embedding 2^-11 relative (half a float16 step). Serving runs the same Transform graph and the same
-``decode``, so a served model sees exactly the numbers it was trained on.
+0.5 Lab units, the embedding 2^-11 relative (half a float16 step). Serving decodes each photo once and
+computes its model-size values with the same ``served_lab`` (``quantize`` then ``dequantize``, no
+stored bytes in between), so a served model sees exactly the numbers it was trained on.
 """
 import tensorflow as tf
 
@@ -29,21 +32,32 @@ from . import preprocessing
 
 _L_STEPS = 255.0 / 100.0  # uint8 levels per L unit
 _AB_OFFSET = 128.0
-# zlib level of the stored PNG. Serving pays it too (the Transform graph runs per request): on a
-# 256 px photo level 4 (zlib's first lazy-matching level) stores 79 KiB in ~11 CPU-ms, level 6
-# (the default) 79 KiB in ~30, level 1 93 KiB in ~4 (bsds500/train, 40 photos).
+# zlib level of the stored PNG (Transform pays it once per photo): on a 256 px photo level 4 (zlib's
+# first lazy-matching level) stores 79 KiB in ~11 CPU-ms, level 6 (the default) 79 KiB in ~30,
+# level 1 93 KiB in ~4 (bsds500/train, 40 photos).
 STORED_PNG_COMPRESSION = 4
 # dequantize: L (scaled to [-1, 1]) = q / _L_STEPS / 50 - 1, ab / 128 = (q - _AB_OFFSET) / 128.
 _SCALE = (1.0 / _L_STEPS / 50.0, 1.0 / preprocessing.AB_SCALE, 1.0 / preprocessing.AB_SCALE)
 _OFFSET = (-1.0, -_AB_OFFSET / preprocessing.AB_SCALE, -_AB_OFFSET / preprocessing.AB_SCALE)
 
 
-def encode_lab(lightness_scaled, ab_scaled):
-    """One photo's model-scaled L [size, size, 1] and ab / 128 [size, size, 2] -> its ``lab_png`` (scalar string)."""
+def quantize(lightness_scaled, ab_scaled):
+    """Model-scaled L [..., 1] and ab / 128 [..., 2] -> the stored levels, uint8 [..., 3]."""
     lightness = tf.round(preprocessing.unscale_lightness(lightness_scaled) * _L_STEPS)
     ab = tf.round(preprocessing.unscale_ab(ab_scaled)) + _AB_OFFSET
-    quantized = tf.cast(tf.clip_by_value(tf.concat([lightness, ab], axis=-1), 0.0, 255.0), tf.uint8)
-    return tf.io.encode_png(quantized, compression=STORED_PNG_COMPRESSION)
+    return tf.cast(tf.clip_by_value(tf.concat([lightness, ab], axis=-1), 0.0, 255.0), tf.uint8)
+
+
+def encode_lab(lightness_scaled, ab_scaled):
+    """One photo's model-scaled L [size, size, 1] and ab / 128 [size, size, 2] -> its ``lab_png`` (scalar string)."""
+    return tf.io.encode_png(quantize(lightness_scaled, ab_scaled), compression=STORED_PNG_COMPRESSION)
+
+
+def served_lab(rgb8, size):
+    """A decoded photo (uint8 RGB [h, w, 3]) -> what the model receives for it, float32 [size, size, 3]
+    (L scaled, then ab / 128): the values Transform stores for it, dequantized, without storing them."""
+    lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), size)
+    return dequantize(quantize(lightness, ab))
 
 
 def encode_embedding(embedding):
@@ -93,8 +107,15 @@ def decode(stored, size, transform_lab=None, xla=False):
 
     # One output: XLA computes a fusion once per output, so splitting L and ab inside would warp twice.
     values = (tf.function(to_model_scale, jit_compile=True) if xla else to_model_scale)(lab_stored)
+    embedding = decode_embedding(stored[features.EMBEDDING_F16]) if features.EMBEDDING_F16 in stored else None
+    return decoded_features(values, size, embedding)
+
+
+def decoded_features(values, size, embedding=None):
+    """Model-scale values [batch, size, size, 3] (``dequantize``'s) and the embedding, when there is one ->
+    the decoded features (``decode``'s dict)."""
     decoded = {features.L: tf.reshape(values[..., :1], [-1, size * size]),
                features.AB: tf.reshape(values[..., 1:], [-1, size * size * 2])}
-    if features.EMBEDDING_F16 in stored:
-        decoded[features.EMBEDDING] = decode_embedding(stored[features.EMBEDDING_F16])
+    if embedding is not None:
+        decoded[features.EMBEDDING] = embedding
     return decoded

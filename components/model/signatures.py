@@ -11,8 +11,10 @@
   (TFMA calls both per photo; on raw examples each ran it, the classifier included, so twice
   per photo): the Evaluator reads what Transform already computed once.
 
-The model's input L comes from the Transform graph (``tft_layer``), so serving runs the
-exact preprocessing the model was trained on.
+Each photo is decoded once per request (``decode_photos``): that decode checks it, gives the
+model its L (``example_codec.served_lab``: the code and numbers of Transform's stored values, without
+the stored bytes) and the full-resolution L of the colorized PNG. Only models that fuse the classifier
+also run the Transform graph (``tft_layer``), for the embedding, which decodes the photo again.
 
 Which encoded images the graph accepts (TensorFlow 2.16 ``tf.io.decode_image``): JPEG with 1
 (gray) or 3 (YCbCr/RGB) components; PNG of any color type, 8 or 16 bits per channel, palette
@@ -25,7 +27,7 @@ per photo, "" or why it was not colorized (``UNSUPPORTED_MESSAGE``, ``UNDECODABL
 and an empty PNG (zero ab) in its place. No in-graph assertion can fail a batch, which matters
 under TF Serving's ``--enable_batching``: it merges requests of different clients into one
 batch before the graph runs, so an assertion on one client's photo would fail everyone's.
-``image_errors`` finds bad photos by decoding each one in a ``tf.data`` pipeline whose
+``decode_photos`` finds bad photos by decoding each one in a ``tf.data`` pipeline whose
 ``ignore_errors`` drops the failures, then the model runs on the good photos only.
 """
 import tensorflow as tf
@@ -52,23 +54,25 @@ def _starts_known(image):
         tf.equal(tf.strings.substr(image, 0, len(magic)), magic) for magic in contract.ACCEPTED_IMAGE_MAGIC]))
 
 
-def _decodes_with_color(index, image):
-    """(index, whether it decodes to a non-empty image and is no CMYK/YCCK JPEG): fails on a corrupt image.
-
-    The result depends on the decoded height, so that no graph optimization can skip the decode.
-    """
-    decoded = tf.io.decode_image(image, channels=3, expand_animations=False)
+def _decode_checked(index, image):
+    """(index, the photo decoded as Transform decodes it, flattened (uint8 RGB), its shape, whether it
+    can be colorized: not empty and no CMYK/YCCK JPEG); fails on a corrupt image."""
+    decoded = preprocessing.decode_srgb8(image)
     is_jpeg = tf.equal(tf.strings.substr(image, 0, len(_JPEG_MAGIC)), _JPEG_MAGIC)
     color_ok = tf.cond(is_jpeg, lambda: tf.reduce_any(tf.equal(tf.image.extract_jpeg_shape(image)[2], [1, 3])),
                        lambda: tf.constant(True))
-    return index, tf.logical_and(color_ok, tf.shape(decoded)[0] > 0)
+    return index, tf.reshape(decoded, [-1]), tf.shape(decoded), tf.logical_and(color_ok, tf.size(decoded) > 0)
 
 
-def image_errors(images):
-    """Per photo of ``images`` (a [batch] string tensor): "" when the graph can colorize it, else why not.
+def decode_photos(images):
+    """Each photo of ``images`` (a [batch] string tensor) decoded once, and why it cannot be colorized.
 
-    Never raises: each known-format photo is decoded in a tf.data pipeline whose failures are
-    dropped (``ignore_errors``), so a corrupt photo only marks its own entry.
+    Returns (errors: per photo "" or why not; the photos without errors, in batch order, for
+    ``map_photos``: their uint8 RGB values one after the other, where each starts, and their shapes).
+    Never raises: each known-format photo is decoded in a tf.data pipeline whose failures are dropped
+    (``ignore_errors``), so a corrupt photo only marks its own entry. The pixels are collected in a
+    TensorArray (one copy when concatenated; it needs a graph, i.e. a traced caller); ragged batching
+    and masking cost ~20x more than the decode itself (per value, not per photo).
     """
     count = tf.size(images, out_type=tf.int64)
     known = tf.map_fn(_starts_known, images, fn_output_signature=tf.TensorSpec([], tf.bool))
@@ -77,23 +81,48 @@ def image_errors(images):
     options.experimental_optimization.apply_default_optimizations = False
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images, known))
                .filter(lambda index, image, is_known: is_known)
-               .map(lambda index, image, is_known: _decodes_with_color(index, image))
+               .map(lambda index, image, is_known: _decode_checked(index, image))
                .ignore_errors()
                .with_options(options))
-    initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool))
-    decodable, color_ok = decoded.reduce(initial, lambda state, item: (
-        tf.tensor_scatter_nd_update(state[0], [[item[0]]], [True]),
-        tf.tensor_scatter_nd_update(state[1], [[item[0]]], [item[1]])))
+
+    def add(state, item):
+        decodable, color_ok, shapes, pixels = state
+        index, flat, shape, colorizable = item
+        position = [[index]]
+        return (tf.tensor_scatter_nd_update(decodable, position, [True]),
+                tf.tensor_scatter_nd_update(color_ok, position, [colorizable]),
+                tf.tensor_scatter_nd_update(shapes, position, [shape]),
+                pixels.write(pixels.size(), tf.cond(colorizable, lambda: flat, lambda: flat[:0])))
+
+    initial = (tf.zeros([count], tf.bool), tf.zeros([count], tf.bool), tf.zeros([count, 3], tf.int32),
+               tf.TensorArray(tf.uint8, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]))
+    decodable, color_ok, shapes, pixels = decoded.reduce(initial, add)
     unsupported = tf.logical_or(tf.logical_not(known), tf.logical_and(decodable, tf.logical_not(color_ok)))
-    return tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
+    errors = tf.where(unsupported, UNSUPPORTED_MESSAGE, tf.where(decodable, "", UNDECODABLE_MESSAGE))
+    good_shapes = tf.boolean_mask(shapes, tf.equal(errors, ""))
+    starts = tf.cumsum(tf.reduce_prod(good_shapes, axis=1), exclusive=True)
+    return errors, (pixels.concat(), starts, good_shapes)
+
+
+def map_photos(fn, photos, fn_output_signature, *per_photo_values):
+    """``fn(rgb8, *values)`` for each photo of ``decode_photos``' ``photos`` (uint8 RGB [h, w, 3]), with
+    its entries of ``per_photo_values`` (tensors with one entry per photo), stacked as ``tf.map_fn`` stacks."""
+    pixels, starts, shapes = photos
+
+    def one(item):
+        start, shape = item[0], item[1]
+        return fn(tf.reshape(pixels[start:start + tf.reduce_prod(shape)], shape), *item[2:])
+
+    return tf.map_fn(one, (starts, shapes, *per_photo_values), fn_output_signature=fn_output_signature)
 
 
 def per_photo(images, run, empty):
-    """``run`` on the photos without errors, with ``empty`` in the place of the others; and the errors."""
-    errors = image_errors(images)
+    """``run(good_images, photos)`` on the photos without errors (``photos``: each decoded once, see
+    ``decode_photos``), with ``empty`` in the place of the others; and the errors."""
+    errors, photos = decode_photos(images)
     good = tf.equal(errors, "")
-    good_images = tf.boolean_mask(images, good)
-    results = tf.cond(tf.size(good_images) > 0, lambda: run(good_images), lambda: tf.zeros_like(empty)[:0])
+    results = tf.cond(tf.reduce_any(good), lambda: run(tf.boolean_mask(images, good), photos),
+                      lambda: tf.zeros_like(empty)[:0])
     positions = tf.cast(tf.range(tf.size(images)), tf.int32)
     bad_positions = tf.boolean_mask(positions, tf.logical_not(good))
     fill = tf.tile(empty, tf.concat([[tf.size(bad_positions)], tf.ones([tf.rank(empty) - 1], tf.int32)], axis=0))
@@ -107,6 +136,21 @@ def _predict_lab(model, decoded, size):
     return inputs[features.L], model(inputs, training=False)
 
 
+def served_inputs(model, raw, photos, size):
+    """What the network receives for decoded photos (``decode_photos``' ``photos``): L from the
+    same ``example_codec.served_lab`` values Transform stores, quantized and dequantized without the
+    stored bytes; the classifier's embedding, for models that fuse it, from the Transform graph
+    (``model.tft_layer`` on the ``raw`` features: that graph decodes those photos a second time, as
+    the classifier lives there)."""
+    with tf.name_scope("model_size_lab"):
+        values = map_photos(lambda rgb8: example_codec.served_lab(rgb8, size), photos,
+                            tf.TensorSpec([size, size, 3], tf.float32))
+    embedding = None
+    if features.EMBEDDING in model.input_names:
+        embedding = example_codec.decode_embedding(model.tft_layer(raw)[features.EMBEDDING_F16])
+    return network.model_inputs(example_codec.decoded_features(values, size, embedding), size, model.input_names)
+
+
 def build_signatures(model, tft_output, size):
     """Traced signature functions for ``model.save(..., signatures=...)``; attaches the TFT layer."""
     model.tft_layer = tft_output.transform_features_layer()
@@ -115,18 +159,16 @@ def build_signatures(model, tft_output, size):
     images_spec = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)
 
-    def predict_ab(checked_images):
-        raw = {features.IMAGE: tf.reshape(checked_images, [-1, *image_shape])}
-        return _predict_lab(model, example_codec.decode(model.tft_layer(raw), size), size)[1]
+    def predict_ab(good_images, photos):
+        raw = {features.IMAGE: tf.reshape(good_images, [-1, *image_shape])}
+        return model(served_inputs(model, raw, photos, size), training=False)
 
-    def colorize(checked_images):
-        def compose(pair):
-            encoded, one_ab = pair
-            colored = preprocessing.colorize_full_resolution(preprocessing.decode_srgb8(encoded), one_ab)
+    def colorize(good_images, photos):
+        def compose(rgb8, one_ab):
+            colored = preprocessing.colorize_full_resolution(rgb8, one_ab)
             return tf.io.encode_png(colored, compression=PNG_COMPRESSION)
 
-        ab = predict_ab(checked_images)
-        return tf.map_fn(compose, (checked_images, ab), fn_output_signature=tf.TensorSpec([], tf.string))
+        return map_photos(compose, photos, tf.TensorSpec([], tf.string), predict_ab(good_images, photos))
 
     @tf.function(input_signature=[images_spec])
     def serve(images):
