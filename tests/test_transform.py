@@ -7,6 +7,7 @@ import tempfile
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 import tensorflow_transform.beam as tft_beam
 from PIL import Image
 from skimage import color
@@ -82,6 +83,7 @@ def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tm
     # features are ~1e-11 (a flat softmax for every photo), so its top layer is scaled up until
     # different photos get clearly different class scores.
     settings = {"variant": "fusion", "backbone": "mobilenet_v2", "backbone_size": 32}
+    keras.utils.set_random_seed(3)  # the random classifier, and so how far apart two photos' scores are
     backbone = model_lib.build_backbone(ModelConfig(image_size=32, **settings))
     top = backbone.layers[-1]
     top.kernel.assign(tf.random.normal(top.kernel.shape, stddev=1e12, seed=3))

@@ -188,7 +188,7 @@ class TileToGrid(keras.layers.Layer):
 
 
 def _bn_conv(tensor, filters, strides=1, dilation=1, kernel=3):
-    """3x3 conv (no bias: batch norm follows) -> batch norm -> ReLU."""
+    """``kernel`` x ``kernel`` conv (no bias: batch norm follows) -> batch norm -> ReLU."""
     tensor = keras.layers.Conv2D(filters, kernel, strides=strides, dilation_rate=dilation, padding="same",
                                  use_bias=False, kernel_initializer="he_normal")(tensor)
     return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(tensor))
