@@ -115,6 +115,8 @@ def test_lite0_unet_trains_only_the_decoder_and_the_stages_asked_for(stages):
     decoder_weights = len(model.trainable_weights) - len(encoder.trainable_weights)
     assert decoder_weights > 0
     assert encoder.get_layer("conv_stem").get_weights()[0].std() > 0.05  # ImageNet's, not an initializer's
+    lightness = np.random.default_rng(0).uniform(-1.0, 1.0, (2, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_array_equal(model({features.L: lightness}).numpy(), 0.0)  # untrained, it paints gray
 
 
 def test_classifier_sees_the_gray_photo_of_that_lightness():

@@ -262,7 +262,9 @@ def _lite0_unet(lightness, config):
         if stride == 8:
             tensor = AddRowCoordinate()(tensor)
         tensor = _bn_conv(_bn_conv(tensor, LITE0_DECODER_WIDTHS[stride]), LITE0_DECODER_WIDTHS[stride])
-    ab_half = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32")(tensor)
+    # A zero kernel makes the untrained model paint gray (ab-MSE ~0.01 on the ab / 128 scale) instead of random
+    # colors of unit scale (~0.4, the first hundreds of steps spent unlearning them; measured at 128 px).
+    ab_half = keras.layers.Conv2D(2, 1, activation="tanh", kernel_initializer="zeros", dtype="float32")(tensor)
     return keras.layers.UpSampling2D(interpolation="bilinear", dtype="float32")(ab_half)
 
 
