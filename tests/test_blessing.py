@@ -146,6 +146,48 @@ REGRESSED = {"variant": "alpha", "image_size": 32, "learning_rate": 1e-3}
 WARM = (10.0, 30.0)  # the tint photos' mean (a, b): warm, as photos are on average
 
 
+def _evaluator_execution(pipeline_root, execution, ratio, blessed):
+    """What TFX's Evaluator execution ``execution`` writes, by hand (TFMA's record files and protos, through
+    tf.io.gfile): its candidate's ab_mse_vs_constant with an interval, one failure when ``ratio`` >= 1, and
+    BLESSED or NOT_BLESSED."""
+    evaluation_dir = f"{pipeline_root}/{evaluation.EVALUATOR_ID}/evaluation/{execution}"
+    blessing_dir = f"{pipeline_root}/{evaluation.EVALUATOR_ID}/blessing/{execution}"
+    for folder in (evaluation_dir, blessing_dir):
+        tf.io.gfile.makedirs(folder)
+    key = tfma.metrics.MetricKey("ab_mse_vs_constant").to_proto()
+    metrics_for_slice = tfma.MetricsForSlice(slice_key={}, metric_keys_and_values=[{
+        "key": key, "value": {"double_value": {"value": ratio}},
+        "confidence_interval": {"lower_bound": {"double_value": {"value": ratio - 0.1}},
+                                "upper_bound": {"double_value": {"value": ratio + 0.1}}}}])
+    (bound,) = [metric.threshold for metric in evaluation.eval_config().metrics_specs[0].metrics
+                if metric.class_name == "AbMseVsConstant"]  # the gate's own threshold
+    failures = [{"metric_key": key, "metric_threshold": bound, "metric_value": {"double_value": {"value": ratio}}}
+                ] if ratio >= 1.0 else []
+    validation = tfma.ValidationResult(validation_ok=not failures, metric_validations_per_slice=[
+        {"failures": failures}] if failures else [])
+    for name, record in (("metrics-00000-of-00001", metrics_for_slice), ("validations", validation)):
+        with tf.io.TFRecordWriter(f"{evaluation_dir}/{name}.tfrecord") as writer:
+            writer.write(record.SerializeToString())
+    with tf.io.gfile.GFile(f"{blessing_dir}/{'BLESSED' if blessed else 'NOT_BLESSED'}", "w") as marker:
+        marker.write("")
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local", "ram"])
+def test_latest_verdict_reads_the_newest_execution_of_a_local_or_remote_root(tmp_path, remote):
+    # ram://: TensorFlow's in-memory file system, a stand-in for gs:// (read through tf.io.gfile alone).
+    root = f"ram://{tmp_path.name}/root" if remote else str(tmp_path / "root")
+    assert evaluation.latest_verdict(root) is None  # before the first Evaluator run
+    _evaluator_execution(root, 9, 1.2, blessed=False)
+    _evaluator_execution(root, 10, 0.9, blessed=True)  # the newest: 10 > 9 as numbers, not as names
+    verdict = evaluation.latest_verdict(root)
+    assert verdict.blessed and verdict.failures == []
+    assert verdict.values == {"ab_mse_vs_constant": pytest.approx(0.9)}
+    assert verdict.intervals == {"ab_mse_vs_constant": [pytest.approx(0.8), pytest.approx(1.0)]}
+    _evaluator_execution(root, 11, 1.2, blessed=False)
+    refused = evaluation.latest_verdict(root)
+    assert not refused.blessed and refused.failures == ["ab_mse_vs_constant 1.200 is not below 1"]
+
+
 def warm_noise(rgb, _rng=np.random.default_rng(11)):
     """A photo's own L under a warm tint plus zero-mean random ab in 4x4 px blocks: nothing in the photo
     predicts the variation, so the best any model can learn is the tint, which beats gray but is the
