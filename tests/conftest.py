@@ -1,4 +1,5 @@
-"""Shared fixtures: small real photos and the repository's data folder.
+"""Shared fixtures: small real photos, the repository's data folder, and the serving tests' server of two
+tint models.
 
 The tests need the real photos of ``../shared/data`` (beside the project root; see its README), or
 ``COLORNET_DATA_DIR``. Without them the run stops at once and says so: a suite that skipped
@@ -70,3 +71,26 @@ def duotone_photos(shared_data, tmp_path_factory):
     """Twelve real photos (BSDS500), at most 64 px a side, recolored by ``duotone``."""
     return write_small_photos(shared_data / "bsds500" / "train", tmp_path_factory.mktemp("duotone_photos"),
                               12, 64, recolor=duotone)
+
+
+TINT_LABELS = {"stable": 1, "canary": 2}  # the version labels of ``tint_server``
+
+
+@pytest.fixture(scope="module")
+def tint_models(tmp_path_factory):
+    """A model folder of two versions that tint differently (``stand_in_model``): 1 red, 2 (the newest) blue."""
+    from serving_fixtures import BLUE, RED, write_tint_model  # TensorFlow: imported by the tests that serve only
+
+    models = tmp_path_factory.mktemp("push")
+    write_tint_model(models, 1, RED)
+    write_tint_model(models, 2, BLUE)
+    return models
+
+
+@pytest.fixture(scope="module")
+def tint_server(tint_models):
+    """The embedded server on ``tint_models``, gRPC and REST on 127.0.0.1 (free ports), labels ``TINT_LABELS``."""
+    from colornet.serving.server import start_server
+
+    with start_server(tint_models, port=0, rest_port=0, poll_seconds=0.5, version_labels=TINT_LABELS) as running:
+        yield running

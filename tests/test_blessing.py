@@ -1,6 +1,6 @@
-"""The Evaluator's metrics and blessing: TFMA on a tiny exported model checked against numpy, then
-real pipeline runs (LocalDagRunner) where only a model that beats gray AND the best constant color,
-and does not regress, is pushed: a model that learned one tint is refused."""
+"""The Evaluator's metrics and blessing: TFMA on a tiny exported model checked against numpy (and Lite0's
+forward passes counted), then real pipeline runs (LocalDagRunner) where only a model that beats gray AND the
+best constant color, and does not regress, is pushed: a model that learned one tint is refused."""
 import pathlib
 
 import numpy as np
@@ -11,6 +11,7 @@ from skimage import color, metrics as skmetrics
 
 import local_training
 from colornet.components.evaluation import evaluator as evaluation, metrics
+from colornet.components.model import lab
 from colornet.schemas.config import BlessingConfig, pipeline_config
 from colornet.schemas import features, serving_contract as contract
 from colornet.schemas.serving_contract import loadable_versions
@@ -20,13 +21,18 @@ from export_fixtures import SIZE, encode, exported_model, sample_photos, transfo
 EVAL_SIZES = [(40, 48), (64, 40), (33, 57), (50, 50), (80, 60)]
 
 
-def _numpy_metrics(loaded, examples, encoded):
-    """ab-MSE, its ratio to gray and mean PSNR, from the signatures' tensors, with numpy and skimage."""
+def _signature_lab(loaded, examples, encoded):
+    """The photos' L, true ab and the model's ab at the model's size, in Lab units, from the signatures."""
     transformed = loaded.signatures[contract.TRANSFORM_SIGNATURE](examples=tf.constant(examples))
     lightness = (transformed[features.L].numpy().reshape(-1, SIZE, SIZE, 1) + 1.0) * 50.0
     ab_true = transformed[features.AB].numpy().reshape(-1, SIZE, SIZE, 2) * 128.0
     ab_pred = loaded.signatures["colorize_ab"](images=tf.constant(encoded))[contract.AB_OUTPUT].numpy()
-    ab_pred = np.clip(ab_pred, -128.0, 127.0)
+    return lightness, ab_true, np.clip(ab_pred, -128.0, 127.0)
+
+
+def _numpy_metrics(loaded, examples, encoded):
+    """ab-MSE, its ratio to gray and mean PSNR, from the signatures' tensors, with numpy and skimage."""
+    lightness, ab_true, ab_pred = _signature_lab(loaded, examples, encoded)
 
     def psnr(ab):
         return np.mean([skmetrics.peak_signal_noise_ratio(
@@ -40,7 +46,16 @@ def _numpy_metrics(loaded, examples, encoded):
             "ab_mse_vs_constant": ab_mse / constant_mse, "psnr": psnr(ab_pred), "gray_psnr": psnr(np.zeros_like(ab_pred))}
 
 
-def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_factory, shared_data, tmp_path):
+def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_factory, shared_data, tmp_path,
+                                                                    monkeypatch):
+    # Lite0's builds and the photos it classifies, in this one evaluation (a fresh, unbuilt shared classifier).
+    builds, photos_classified = [], []
+    build_lite0, top5 = metrics.efficientnet_lite0.build_lite0, metrics.Classifier.top5
+    monkeypatch.setattr(metrics.efficientnet_lite0, "build_lite0", lambda *args: builds.append(1) or build_lite0(*args))
+    monkeypatch.setattr(metrics.Classifier, "top5",
+                        lambda self, rgb: photos_classified.append(int(rgb.shape[0])) or top5(self, rgb))
+    monkeypatch.setattr(metrics._SemanticStatistics, "_classifier", metrics.Classifier())
+
     export_dir = exported_model(tmp_path_factory.getbasetemp() / "export", shared_data)
     encoded = [encode(photo, "JPEG" if index % 2 else "PNG")
                for index, photo in enumerate(sample_photos(shared_data, EVAL_SIZES))]
@@ -59,7 +74,11 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
     ((_, sliced),) = result.slicing_metrics
     measured = {name: value.get("doubleValue", value.get("boundedValue", {}).get("value"))
                 for name, value in sliced[""][""].items()}
-    expected = _numpy_metrics(tf.saved_model.load(str(export_dir)), examples, encoded)
+    # The four classifier-test metrics share one Lite0 and each batch's forward passes: every photo goes through
+    # it once per candidate (original, model, gray), not once per metric too.
+    assert len(builds) == 1 and sum(photos_classified) == 3 * len(encoded)
+    loaded = tf.saved_model.load(str(export_dir))
+    expected = _numpy_metrics(loaded, examples, encoded)
 
     assert measured["example_count"] == len(encoded)
     assert {metric().name for metric in metrics.STREAMING_METRICS} <= set(measured)
@@ -67,7 +86,20 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
         assert measured[name] == pytest.approx(expected[name], rel=1e-4), name
     for name in ("psnr", "gray_psnr"):  # TF's Lab -> RGB against skimage's, in float32
         assert measured[name] == pytest.approx(expected[name], abs=0.05), name
-    assert 0.0 <= measured["gray_top1_agreement"] <= 1.0 and measured["false_color_vs_original"] >= 0.0
+    assert measured["false_color_vs_original"] >= 0.0
+    lightness, ab_true, ab_pred = _signature_lab(loaded, examples, encoded)
+    classifier = metrics._SemanticStatistics._classifier
+
+    def classes(ab):
+        return classifier.top5(lab.lab_to_rgb(tf.constant(np.concatenate([lightness, ab], -1), tf.float32)))
+
+    original = classes(ab_true)
+    model_top1, model_top5 = (float(np.mean(values)) for values in metrics.agreement(original, classes(ab_pred)))
+    gray_top1 = float(np.mean(metrics.agreement(original, classes(np.zeros_like(ab_true)))[0]))
+    assert measured["top1_agreement"] == pytest.approx(model_top1)
+    assert measured["top5_agreement"] == pytest.approx(model_top5)
+    assert measured["gray_top1_agreement"] == pytest.approx(gray_top1)
+    assert measured["top1_gain_over_gray"] == pytest.approx(model_top1 - gray_top1)
     # TFMA's confidence intervals (jackknife over photo buckets) are in the stored metrics the verdict reads.
     (stored,) = tfma.load_metrics(str(tmp_path / "tfma"))
     (ratio,) = [entry for entry in stored.metric_keys_and_values if entry.key.name == "ab_mse_vs_constant"]
@@ -146,6 +178,48 @@ REGRESSED = {"variant": "alpha", "image_size": 32, "learning_rate": 1e-3}
 WARM = (10.0, 30.0)  # the tint photos' mean (a, b): warm, as photos are on average
 
 
+def _evaluator_execution(pipeline_root, execution, ratio, blessed):
+    """What TFX's Evaluator execution ``execution`` writes, by hand (TFMA's record files and protos, through
+    tf.io.gfile): its candidate's ab_mse_vs_constant with an interval, one failure when ``ratio`` >= 1, and
+    BLESSED or NOT_BLESSED."""
+    evaluation_dir = f"{pipeline_root}/{evaluation.EVALUATOR_ID}/evaluation/{execution}"
+    blessing_dir = f"{pipeline_root}/{evaluation.EVALUATOR_ID}/blessing/{execution}"
+    for folder in (evaluation_dir, blessing_dir):
+        tf.io.gfile.makedirs(folder)
+    key = tfma.metrics.MetricKey("ab_mse_vs_constant").to_proto()
+    metrics_for_slice = tfma.MetricsForSlice(slice_key={}, metric_keys_and_values=[{
+        "key": key, "value": {"double_value": {"value": ratio}},
+        "confidence_interval": {"lower_bound": {"double_value": {"value": ratio - 0.1}},
+                                "upper_bound": {"double_value": {"value": ratio + 0.1}}}}])
+    (bound,) = [metric.threshold for metric in evaluation.eval_config().metrics_specs[0].metrics
+                if metric.class_name == "AbMseVsConstant"]  # the gate's own threshold
+    failures = [{"metric_key": key, "metric_threshold": bound, "metric_value": {"double_value": {"value": ratio}}}
+                ] if ratio >= 1.0 else []
+    validation = tfma.ValidationResult(validation_ok=not failures, metric_validations_per_slice=[
+        {"failures": failures}] if failures else [])
+    for name, record in (("metrics-00000-of-00001", metrics_for_slice), ("validations", validation)):
+        with tf.io.TFRecordWriter(f"{evaluation_dir}/{name}.tfrecord") as writer:
+            writer.write(record.SerializeToString())
+    with tf.io.gfile.GFile(f"{blessing_dir}/{'BLESSED' if blessed else 'NOT_BLESSED'}", "w") as marker:
+        marker.write("")
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local", "ram"])
+def test_latest_verdict_reads_the_newest_execution_of_a_local_or_remote_root(tmp_path, remote):
+    # ram://: TensorFlow's in-memory file system, a stand-in for gs:// (read through tf.io.gfile alone).
+    root = f"ram://{tmp_path.name}/root" if remote else str(tmp_path / "root")
+    assert evaluation.latest_verdict(root) is None  # before the first Evaluator run
+    _evaluator_execution(root, 9, 1.2, blessed=False)
+    _evaluator_execution(root, 10, 0.9, blessed=True)  # the newest: 10 > 9 as numbers, not as names
+    verdict = evaluation.latest_verdict(root)
+    assert verdict.blessed and verdict.failures == []
+    assert verdict.values == {"ab_mse_vs_constant": pytest.approx(0.9)}
+    assert verdict.intervals == {"ab_mse_vs_constant": [pytest.approx(0.8), pytest.approx(1.0)]}
+    _evaluator_execution(root, 11, 1.2, blessed=False)
+    refused = evaluation.latest_verdict(root)
+    assert not refused.blessed and refused.failures == ["ab_mse_vs_constant 1.200 is not below 1"]
+
+
 def warm_noise(rgb, _rng=np.random.default_rng(11)):
     """A photo's own L under a warm tint plus zero-mean random ab in 4x4 px blocks: nothing in the photo
     predicts the variation, so the best any model can learn is the tint, which beats gray but is the
@@ -177,6 +251,7 @@ def tint_photos(shared_data, tmp_path_factory):
     """Twelve real photos (BSDS500), at most 64 px a side, recolored by ``warm_noise``."""
     return write_small_photos(shared_data / "bsds500" / "train", tmp_path_factory.mktemp("tint_photos"),
                               12, 64, recolor=warm_noise)
+
 
 
 @pytest.fixture(scope="module")

@@ -21,22 +21,12 @@ from colornet.serving import json_tensor
 from colornet.serving.errors import ServingError
 from colornet.serving.server import start_server
 
-from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
+from serving_fixtures import is_red, jpeg_bytes
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    models = tmp_path_factory.mktemp("push")
-    write_tint_model(models, 4, RED)
-    write_tint_model(models, 5, BLUE)
-    return models
-
-
-@pytest.fixture(scope="module")
-def rest_url(models):
-    with start_server(models, port=0, rest_port=0, poll_seconds=0.5, version_labels={"stable": 4, "canary": 5}) \
-            as running:
-        yield f"http://127.0.0.1:{running.rest_port}/v1/models/colornet"
+def rest_url(tint_server):  # versions 1 (red, "stable") and 2 (blue, "canary")
+    return f"http://127.0.0.1:{tint_server.rest_port}/v1/models/colornet"
 
 
 def _call(url, body=None, method=None):
@@ -55,18 +45,18 @@ def _b64(data):
 def test_status_is_tf_servings_get_model_status_json(rest_url):
     # GetModelStatusResponse printed with every field (api_rest.md "Model status API").
     assert _call(rest_url) == (200, {"model_version_status": [
-        {"version": "5", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
-        {"version": "4", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
-    assert _call(f"{rest_url}/versions/4")[1]["model_version_status"][0]["version"] == "4"
-    assert _call(f"{rest_url}/labels/canary")[1]["model_version_status"][0]["version"] == "5"
+        {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
+    assert _call(f"{rest_url}/versions/1")[1]["model_version_status"][0]["version"] == "1"
+    assert _call(f"{rest_url}/labels/canary")[1]["model_version_status"][0]["version"] == "2"
 
 
 def test_metadata_has_tf_servings_field_names_and_shape(rest_url):
     # The shape of TF Serving's saved_model_half_plus_two_2_versions_metadata.json: proto field
     # names (tensor_shape, method_name, unknown_rank), every field printed, sizes as strings.
-    status, metadata = _call(f"{rest_url}/versions/4/metadata")
+    status, metadata = _call(f"{rest_url}/versions/1/metadata")
     assert status == 200
-    assert metadata["model_spec"] == {"name": "colornet", "signature_name": "", "version": "4"}
+    assert metadata["model_spec"] == {"name": "colornet", "signature_name": "", "version": "1"}
     assert set(metadata) == {"model_spec", "metadata"} and set(metadata["metadata"]) == {"signature_def"}
     signatures = metadata["metadata"]["signature_def"]["signature_def"]
     assert {contract.SERVING_SIGNATURE, contract.COLORIZE_AB_SIGNATURE} <= set(signatures)  # and TF2's init op
@@ -77,7 +67,7 @@ def test_metadata_has_tf_servings_field_names_and_shape(rest_url):
     assert set(images) == {"dtype", "tensor_shape", "name"} and images["dtype"] == "DT_STRING"
     assert images["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}
     assert set(default["outputs"]) == {"colorized_bytes", "errors"}
-    assert _call(f"{rest_url}/labels/canary/metadata")[1]["model_spec"]["version"] == "5"
+    assert _call(f"{rest_url}/labels/canary/metadata")[1]["model_spec"]["version"] == "2"
 
 
 def test_predict_row_format_answers_predictions_with_bytes_outputs_in_base64(rest_url):
@@ -86,11 +76,11 @@ def test_predict_row_format_answers_predictions_with_bytes_outputs_in_base64(res
     assert status == 200 and len(body["predictions"]) == 2
     first = body["predictions"][0]
     assert set(first) == {"colorized_bytes", "errors"} and first["errors"] == ""
-    assert not is_red(base64.b64decode(first["colorized_bytes"]["b64"]))  # version 5, the newest, is blue
+    assert not is_red(base64.b64decode(first["colorized_bytes"]["b64"]))  # version 2, the newest, is blue
 
 
 def test_predict_columnar_format_answers_outputs(rest_url):
-    status, body = _call(f"{rest_url}/versions/4:predict",
+    status, body = _call(f"{rest_url}/versions/1:predict",
                          {"signature_name": "colorize_ab", "inputs": {"images": [_b64(jpeg_bytes())]}})
     assert status == 200 and set(body["outputs"]) == {"ab", "errors"}
     assert np.asarray(body["outputs"]["ab"]).shape == (1, 8, 8, 2) and body["outputs"]["errors"] == [""]

@@ -32,35 +32,18 @@ from colornet.serving.server import start_server
 from colornet.serving.service import output_tensor
 
 from hostile_fixtures import http, png_header_only, post
-from serving_fixtures import BLUE, RED, is_red, jpeg_bytes, write_tint_model
+from serving_fixtures import jpeg_bytes
 
 TIMEOUT = 30
-LABELS = {"stable": 1, "canary": 2}
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    models = tmp_path_factory.mktemp("push")
-    write_tint_model(models, 1, RED)
-    write_tint_model(models, 2, BLUE)
-    return models
-
-
-@pytest.fixture(scope="module")
-def server(models):
-    with start_server(models, port=0, rest_port=0, poll_seconds=0.5, version_labels=LABELS) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def channel(server):
-    with grpc.insecure_channel(server.address) as channel:
+def channel(tint_server):
+    with grpc.insecure_channel(tint_server.address) as channel:
         yield channel
 
 
 @pytest.fixture(scope="module")
-def rest(server):
-    return f"http://127.0.0.1:{server.rest_port}/v1/models"
+def rest(tint_server):
+    return f"http://127.0.0.1:{tint_server.rest_port}/v1/models"
 
 
 def _prediction(channel):
@@ -358,7 +341,7 @@ def _refusals(server, channel):
     return answers
 
 
-def test_no_answer_names_the_model_dir_or_the_host(server, channel, models, tmp_path):
+def test_no_answer_names_the_model_dir_or_the_host(tint_server, channel, tint_models, tmp_path):
     broken = tmp_path / "push"
     (broken / "1").mkdir(parents=True)
     (broken / "1" / contract.SAVED_MODEL_FILE).write_bytes(b"not a saved model")
@@ -368,9 +351,9 @@ def test_no_answer_names_the_model_dir_or_the_host(server, channel, models, tmp_
         predict_refusal = _refusal(_prediction(other).Predict, _photo_request())
     assert "<model dir>/1/saved_model.pb" in load_error.status.error_message  # reported, without the path
     assert predict_refusal == (grpc.StatusCode.NOT_FOUND, "Servable not found for request: Latest(colornet)")
-    answers = _refusals(server, channel) + [load_error.status.error_message, rest_status]
+    answers = _refusals(tint_server, channel) + [load_error.status.error_message, rest_status]
     assert len(answers) == 32
-    paths = {str(path) for folder in (models, broken) for path in (folder, folder.resolve())}
+    paths = {str(path) for folder in (tint_models, broken) for path in (folder, folder.resolve())}
     host = re.compile("|".join(rf"\b{re.escape(name)}\b" for name in {socket.gethostname(), socket.getfqdn()}))
     for answer in answers:
         assert not any(path in answer for path in paths), answer
@@ -380,9 +363,9 @@ def test_no_answer_names_the_model_dir_or_the_host(server, channel, models, tmp_
 # -- issue 19 item 7: Expect: 100-continue -----------------------------------------------------------
 
 
-def test_expect_100_continue_gets_100_then_the_answer(server):
+def test_expect_100_continue_gets_100_then_the_answer(tint_server):
     body = json.dumps({"instances": [{"b64": _b64(jpeg_bytes())}]}).encode()
-    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=TIMEOUT) as sock:
+    with socket.create_connection(("127.0.0.1", tint_server.rest_port), timeout=TIMEOUT) as sock:
         sock.sendall(f"POST /v1/models/colornet:predict HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
                      f"Expect: 100-continue\r\n\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 100 ")  # before any byte of the body is sent
@@ -394,7 +377,7 @@ def test_expect_100_continue_gets_100_then_the_answer(server):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-def test_curl_posting_over_1_mib_gets_its_predictions(server, tmp_path):
+def test_curl_posting_over_1_mib_gets_its_predictions(tint_server, tmp_path):
     # curl sends "Expect: 100-continue" for a body over 1 MiB (the README's curl example with a large photo).
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (700, 700, 3), dtype=np.uint8))
     photo = io.BytesIO()
@@ -403,7 +386,7 @@ def test_curl_posting_over_1_mib_gets_its_predictions(server, tmp_path):
     body.write_text(json.dumps({"instances": [{"b64": _b64(photo.getvalue())}] * 2}))
     assert body.stat().st_size > 1024 * 1024
     result = subprocess.run(["curl", "-sS", "-v", "-X", "POST", "--data-binary", f"@{body}",
-                             f"http://127.0.0.1:{server.rest_port}/v1/models/colornet:predict"],
+                             f"http://127.0.0.1:{tint_server.rest_port}/v1/models/colornet:predict"],
                             capture_output=True, text=True, timeout=120, check=True)
     assert "Expect: 100-continue" in result.stderr
     predictions = json.loads(result.stdout)["predictions"]
@@ -422,9 +405,9 @@ def test_curl_posting_over_1_mib_gets_its_predictions(server, tmp_path):
     (":predict", b'{"signature_name": "__saved_model_init_op", "instances": [1]}',
      "Failed to get input map for signature: __saved_model_init_op"),
 ])
-def test_malformed_rest_requests_are_400_not_500(server, path, body, message):
+def test_malformed_rest_requests_are_400_not_500(tint_server, path, body, message):
     target = f"/v1/models/colornet{path}"
-    status, answer = http(server.rest_port, post(target, body) if body else
+    status, answer = http(tint_server.rest_port, post(target, body) if body else
                           f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert status == 400 and answer["error"].startswith(message)
     assert len(answer["error"]) < 400  # the 5000 digits are not echoed whole

@@ -27,10 +27,10 @@ SSIM need the constant before the pass, so they are in the offline report and Te
 """
 import dataclasses
 import json
-import pathlib
 from typing import Optional
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from ...schemas.config import BlessingConfig
@@ -126,8 +126,15 @@ class Verdict:
 
 
 def _latest_execution(pipeline_root, output):
-    folders = [path for path in (pathlib.Path(pipeline_root) / EVALUATOR_ID / output).glob("*") if path.name.isdigit()]
-    return max(folders, key=lambda path: int(path.name), default=None)
+    """The folder of the Evaluator's newest execution (TFX numbers them) that wrote ``output``, or None.
+
+    Through ``tf.io.gfile``, so that a remote pipeline root (``gs://...``) reads as a local one does."""
+    folder = f"{str(pipeline_root).rstrip('/')}/{EVALUATOR_ID}/{output}"
+    if not tf.io.gfile.isdir(folder):
+        return None
+    names = (name.rstrip("/") for name in tf.io.gfile.listdir(folder))  # remote file systems end folders with "/"
+    executions = [name for name in names if name.isdigit()]
+    return f"{folder}/{max(executions, key=int)}" if executions else None
 
 
 def latest_verdict(pipeline_root, blessing=BlessingConfig()) -> Optional[Verdict]:
@@ -137,7 +144,7 @@ def latest_verdict(pipeline_root, blessing=BlessingConfig()) -> Optional[Verdict
     if evaluation is None or blessed is None:
         return None
     values, intervals = {}, {}
-    for slice_metrics in tfma.load_metrics(str(evaluation)):
+    for slice_metrics in tfma.load_metrics(evaluation):
         for entry in slice_metrics.metric_keys_and_values:
             # The candidate's own values: not the baseline model's, not the candidate-minus-baseline diffs.
             if entry.key.model_name != "baseline" and not entry.key.is_diff and entry.value.HasField("double_value"):
@@ -146,11 +153,11 @@ def latest_verdict(pipeline_root, blessing=BlessingConfig()) -> Optional[Verdict
                     bounds = entry.confidence_interval
                     intervals[entry.key.name] = [bounds.lower_bound.double_value.value,
                                                  bounds.upper_bound.double_value.value]
-    validation = tfma.load_validation_result(str(evaluation))
+    validation = tfma.load_validation_result(evaluation)
     failures = [_failure_line(failure)
                 for per_slice in validation.metric_validations_per_slice for failure in per_slice.failures]
-    return Verdict(blessed=(blessed / "BLESSED").exists(), values=values, failures=failures, intervals=intervals,
-                   refuses_tints=blessing.refuses_tints)
+    return Verdict(blessed=tf.io.gfile.exists(f"{blessed}/BLESSED"), values=values, failures=failures,
+                   intervals=intervals, refuses_tints=blessing.refuses_tints)
 
 
 def _failure_line(failure):
