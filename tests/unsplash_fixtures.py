@@ -25,7 +25,7 @@ HEADER = ["photo_id", "photo_url", "photo_image_url", "photo_submitted_at", "pho
           "ai_primary_landmark_latitude", "ai_primary_landmark_longitude", "ai_primary_landmark_confidence",
           "blur_hash"]
 
-SLOW_SECONDS = 1.5   # how long the "slow" behaviour makes a client wait
+SLOW_SECONDS = 4.0   # how long the "slow" behaviour makes a client wait (over twice the tests' --timeout)
 
 
 def photo_ids(count, prefix="p"):
