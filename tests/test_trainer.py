@@ -156,6 +156,7 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
         assert {"ab_mse_vs_constant", "val_ab_mse_vs_constant", "val_ab_mse_vs_gray"} <= set(next(csv.reader(log)))
 
 
+@pytest.mark.slow  # two full run_fn calls (~1.5 min)
 def test_warm_start_loads_the_previous_models_weights(tiny_data, tmp_path):
     previous = _fn_args(tiny_data, tmp_path / "previous", _trainer_config({"variant": "alpha"}), train_steps=2)
     trainer.run_fn(previous)

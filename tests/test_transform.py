@@ -78,6 +78,7 @@ def test_any_photo_is_stored_as_one_small_png_that_decodes_to_the_model_size_in_
     assert decoded[features.AB].std() > 0.01  # a color photo: not gray
 
 
+@pytest.mark.slow  # a Transform run with a classifier (~45 s)
 def test_fusion_examples_carry_the_classifier_embedding_of_each_photo(photos, tmp_path):
     # A classifier weights file, as a user would configure one. Randomly initialized MobileNetV2
     # features are ~1e-11 (a flat softmax for every photo), so its top layer is scaled up until
