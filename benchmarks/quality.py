@@ -181,17 +181,18 @@ def main():
                      "gallery": str(workdir / f"gallery_{steps}.html"), "model_run": str(model_run)})
         if steps == profile_steps or shown is None or shown[0]["train_steps"] != profile_steps:
             shown = (runs[-1], pictures)
+        # Written after every budget: a run stopped during a long budget keeps the budgets it finished.
+        path = common.write_json(args.name, {
+            "profile": args.profile, "settings": PROFILES[args.profile], "seed": args.seed,
+            "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val", "targets": TARGETS,
+            "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})
+        print(f"results so far: {path}", flush=True)
     print(table(runs))
     best, pictures = shown
     print(f"gallery of {best['train_steps']} steps: "
           f"{gallery_image(pictures, common.ROOT / 'docs' / f'{args.name}-gallery.jpg')}")
     print(f"{best['train_steps']} steps, {best['training']['cpu_minutes']:.1f} training CPU-minutes; "
           f"targets met: {best['targets_met']}")
-    path = common.write_json(args.name, {
-        "profile": args.profile, "settings": PROFILES[args.profile], "seed": args.seed,
-        "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val", "targets": TARGETS,
-        "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})
-    print(f"results: {path}")
     return 0 if all(best["targets_met"].values()) else 1
 
 
