@@ -61,7 +61,9 @@ def test_served_values_are_the_stored_values_dequantized(shared_data):
     lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), SIZE)
     stored = {features.LAB_PNG: example_codec.encode_lab(lightness, ab)[None]}
     decoded = example_codec.decode(stored, SIZE)
-    served = example_codec.served_lab(rgb8, SIZE).numpy()
+    served_lightness, served = example_codec.served_lab(rgb8, SIZE)
+    np.testing.assert_array_equal(served_lightness, lightness)  # the float32 L the classifier's embedding is computed from
+    served = served.numpy()
     np.testing.assert_array_equal(served[..., :1].reshape(1, -1), decoded[features.L])
     np.testing.assert_array_equal(served[..., 1:].reshape(1, -1), decoded[features.AB])
 

@@ -54,10 +54,11 @@ def encode_lab(lightness_scaled, ab_scaled):
 
 
 def served_lab(rgb8, size):
-    """A decoded photo (uint8 RGB [h, w, 3]) -> what the model receives for it, float32 [size, size, 3]
-    (L scaled, then ab / 128): the values Transform stores for it, dequantized, without storing them."""
+    """A decoded photo (uint8 RGB [h, w, 3]) -> (its float32 L scaled, [size, size, 1], from which Transform
+    computes the classifier's embedding; what the model receives for it, float32 [size, size, 3] (L
+    scaled, then ab / 128): the values Transform stores for it, dequantized, without storing them)."""
     lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), size)
-    return dequantize(quantize(lightness, ab))
+    return lightness, dequantize(quantize(lightness, ab))
 
 
 def encode_embedding(embedding):
