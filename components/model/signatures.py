@@ -143,7 +143,12 @@ def attach_classifier(model, tft_output):
     saved in the Transform graph, with its weights (a classifier built again from the config would differ
     when its weights are random). Other models get nothing."""
     if features.EMBEDDING in model.input_names:
-        model.classifier = getattr(tf.saved_model.load(tft_output.transform_savedmodel_dir), transform.CLASSIFIER)
+        classifier = getattr(tf.saved_model.load(tft_output.transform_savedmodel_dir), transform.CLASSIFIER, None)
+        if classifier is None:
+            raise ValueError(f"the model fuses the classifier's embedding, but the Transform graph "
+                             f"{tft_output.transform_savedmodel_dir} holds no {transform.CLASSIFIER!r}: "
+                             "run Transform with this model's settings")
+        model.classifier = classifier
 
 
 def _classifier_embedding(classifier, lightness):
