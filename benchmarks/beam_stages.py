@@ -1,7 +1,8 @@
 """CPU-seconds and bytes per photo of each Beam stage, and what a multi-process DirectRunner costs to start.
 
     .venv/bin/python benchmarks/beam_stages.py [--photos 40 300] [--profiles full cpu demo]
-        [--stages examplegen statisticsgen transform evaluator] [--workdir DIR] [--name beam_stages]
+        [--stages examplegen statisticsgen transform evaluator] [--model KEY=VALUE ...] [--workdir DIR]
+        [--name beam_stages]
 
 Runs the pipeline's own executors in-process (DirectRunner, one worker: every CPU-second is this
 process's) on N photos made from ``shared/data/bsds500/train`` (481x321 JPEGs, with mirrored and
@@ -10,10 +11,13 @@ cropped copies beyond its 200), for each N of ``--photos``:
   examplegen     ``PhotoExampleGenExecutor`` (ingestion: decode checks, hashing, split)
   statisticsgen  TFX's StatisticsGen executor with colornet's stats options
   transform      TFX's Transform executor with ``preprocessing_fn``, per profile (``schemas/config.py``;
-                 classifiers randomly initialized: their cost does not depend on their weights)
+                 ``--model`` overrides its model section, e.g. ``backbone=mobilenet_v2``; classifiers
+                 randomly initialized: their cost does not depend on their weights)
   evaluator      TFMA with colornet's eval config on the eval split of the transformed examples (as the
                  pipeline's Evaluator reads them), per profile, against that profile's untrained model
-                 exported by ``export.export_serving_model``
+                 exported by ``export.export_serving_model``; ``--evaluator-reads raw`` gives it the raw
+                 examples instead, as the Evaluator read them before it read Transform's (to measure an
+                 older commit with this script: copy it into that commit's ``benchmarks/``)
 
 Per stage: CPU-seconds and wall seconds, bytes written, and from the two sizes the per-photo CPU
 cost (the slope) and the fixed cost of one run (the intercept: start-up, graph tracing). Then the
@@ -46,9 +50,33 @@ def parse_args():
     parser.add_argument("--photos", type=int, nargs=2, default=[40, 600], help="the two folder sizes (at most 600)")
     parser.add_argument("--profiles", nargs="+", default=["full", "cpu", "demo"], choices=sorted(PROFILES))
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="overrides of the profiles' model section (ModelConfig keys; values as JSON, else strings)")
+    parser.add_argument("--evaluator-reads", default="transformed", choices=("transformed", "raw"),
+                        help="the examples the Evaluator reads: raw for commits before it read Transform's")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--name", default="beam_stages", help="results file: benchmarks/results/NAME.json")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.model = dict(_setting(item) for item in args.model)
+    return args
+
+
+def _setting(item):
+    """``KEY=VALUE`` -> (key, value): JSON values (``image_size=128``, ``backbone_weights=null``), else the string."""
+    key, separator, value = item.partition("=")
+    if not separator:
+        raise SystemExit(f"--model takes KEY=VALUE, not {item!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def model_config(profile, overrides):
+    """The profile's model section with ``overrides`` applied (validated as the pipeline validates it)."""
+    from colornet.schemas.config import pipeline_config
+
+    return pipeline_config(profile, "unused", "unused", model=overrides).model
 
 
 def photo_folder(root, count):
@@ -100,14 +128,13 @@ def statistics_gen(raw, output_dir):
         {specs.STATS_OPTIONS_JSON_KEY: stats_options().to_json(), specs.EXCLUDE_SPLITS_KEY: json.dumps([])})
 
 
-def export_model(profile, graph, output_dir):
-    """The profile's untrained model exported with the Transform graph, as a Trainer would; returns its path."""
+def export_model(config, graph, output_dir):
+    """The untrained model of ``config`` (a ModelConfig) exported with the Transform graph, as a Trainer
+    would; returns its path."""
     import tensorflow_transform as tft
 
     from colornet.components.model import export, network
-    from colornet.schemas.config import pipeline_config
 
-    config = pipeline_config(profile, "unused", "unused").model
     model = network.compile_model(network.build_model(config), config)
     return export.export_serving_model(model, tft.TFTransformOutput(graph), config.image_size, str(output_dir),
                                        verify=False)
@@ -215,7 +242,6 @@ def main():
     root = args.workdir or tempfile.mkdtemp(prefix="colornet-beam-stages-")
     print(f"work directory: {root}", flush=True)
     import local_training
-    from colornet.schemas.config import pipeline_config
 
     runs = {}  # stage name -> {photos: figures}
     raws, graphs, transformed = {}, {}, {}
@@ -233,7 +259,7 @@ def main():
             runs.setdefault("statisticsgen", {})[count] = figures
             print(f"{count} photos: statisticsgen {figures}", flush=True)
         for profile in args.profiles if {"transform", "evaluator"} & set(args.stages) else []:
-            settings = pipeline_config(profile, "unused", "unused").model.to_dict()
+            settings = model_config(profile, args.model).to_dict()
             out = os.path.join(base, f"transform_{profile}")
             (graphs[profile, count], transformed[profile, count]), figures = measured(
                 lambda: local_training.transform([raws[count]], out, settings), out)
@@ -243,10 +269,11 @@ def main():
 
     if "evaluator" in args.stages:
         for profile in args.profiles:
-            model_dir = export_model(profile, graphs[profile, args.photos[-1]], os.path.join(root, f"model_{profile}"))
+            model_dir = export_model(model_config(profile, args.model), graphs[profile, args.photos[-1]],
+                                     os.path.join(root, f"model_{profile}"))
             for count in args.photos:
                 out = os.path.join(root, f"n{count}", f"evaluation_{profile}")
-                examples = transformed[profile, count]
+                examples = transformed[profile, count] if args.evaluator_reads == "transformed" else [raws[count]]
                 _, figures = measured(lambda: evaluate(model_dir, examples, out), out)
                 figures["eval_photos"] = eval_photos(examples)
                 runs.setdefault(f"evaluator_{profile}", {})[figures["eval_photos"]] = figures
@@ -264,7 +291,8 @@ def main():
         print(f"multi-process DirectRunner start-up: {ingestion['startup']['multi_process_startup_seconds']:.1f} s "
               "per Beam job")
     path = common.write_json(args.name, {
-        **common.machine(), "photos": args.photos, "source": "bsds500/train (481x321 JPEG)", "stages": stages,
+        **common.machine(), "photos": args.photos, "source": "bsds500/train (481x321 JPEG)",
+        "model_overrides": args.model, "evaluator_reads": args.evaluator_reads, "stages": stages,
         **ingestion, "loadavg_end": os.getloadavg()})
     print(f"results: {path}")
     return 0

@@ -19,10 +19,9 @@ that CPU time over 2 cores, what a request would take on 2 idle cores if both we
 
 Where the time goes: TensorFlow's profiler traces ``--profiled-calls`` direct calls of the
 signature per size, and each op's time is added to its group (by op type and name scope):
-decode (the photo, once: ``signatures.decode_photos``, whose pixels give both the model-size Lab and
-the full-resolution L; models that fuse the classifier decode it again in the Transform graph),
-model-size Lab (resize, Lab, quantize and dequantize), classifier (the ImageNet network: fused in Transform,
-or ``lite0_unet``'s encoder), network (the rest of the colorizer), full-resolution color (L of
+decode (the photo, once: ``signatures.decode_photos``, whose pixels give the model-size Lab, the
+classifier's input when one is fused, and the full-resolution L), model-size Lab (resize, Lab, quantize
+and dequantize), classifier (the ImageNet network: Transform's, fused, or ``lite0_unet``'s encoder), network (the rest of the colorizer), full-resolution color (L of
 the photo, ab stretched to its size, Lab -> RGB), PNG encode, other. Op times are busy times of
 kernels, which may overlap on several threads: compare them as shares. Writes
 ``benchmarks/results/<name>.json``.
@@ -80,7 +79,7 @@ def op_group(name, op_type):
         return "decode"
     if any(scope in name for scope in CLASSIFIER_SCOPES):  # fused in Transform, or lite0_unet's encoder
         return "classifier"
-    if "transform_features_layer" in name or "model_size_lab/" in name:
+    if "model_size_lab/" in name:
         return "model_size_lab"
     if "/colornet_" in name:
         return "network"

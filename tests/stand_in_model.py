@@ -30,7 +30,7 @@ class TintModel(tf.Module):
 
     @tf.function(input_signature=[_IMAGES])
     def serve(self, images):
-        def colorize(good, photos):
+        def colorize(photos):
             return map_photos(lambda rgb8: tf.io.encode_png(self._tinted(rgb8)), photos, tf.TensorSpec([], tf.string))
 
         pngs, errors = per_photo(images, colorize, tf.constant([""]))
@@ -42,7 +42,7 @@ class TintModel(tf.Module):
             small = tf.image.resize(tf.cast(self._tinted(rgb8), tf.float32), [8, 8])
             return small[..., :2] - 128.0
 
-        def predict_ab(good, photos):
+        def predict_ab(photos):
             return map_photos(ab, photos, tf.TensorSpec([8, 8, 2], tf.float32))
 
         ab_values, errors = per_photo(images, predict_ab, tf.zeros([1, 8, 8, 2]))

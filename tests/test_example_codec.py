@@ -1,6 +1,7 @@
 """The compact stored form of transformed examples: what goes in comes back within the stored
 precision, out-of-range values are clipped as serving clips them, and the Trainer's fused decode
-(warp before dequantizing, under XLA) gives the same numbers as warping the decoded floats."""
+(warp before dequantizing, under XLA) gives the same numbers as warping the decoded floats, in the
+layout of the plain decode."""
 import numpy as np
 import tensorflow as tf
 
@@ -61,7 +62,9 @@ def test_served_values_are_the_stored_values_dequantized(shared_data):
     lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), SIZE)
     stored = {features.LAB_PNG: example_codec.encode_lab(lightness, ab)[None]}
     decoded = example_codec.decode(stored, SIZE)
-    served = example_codec.served_lab(rgb8, SIZE).numpy()
+    served_lightness, served = example_codec.served_lab(rgb8, SIZE)
+    np.testing.assert_array_equal(served_lightness, lightness)  # the float32 L the classifier's embedding is computed from
+    served = served.numpy()
     np.testing.assert_array_equal(served[..., :1].reshape(1, -1), decoded[features.L])
     np.testing.assert_array_equal(served[..., 1:].reshape(1, -1), decoded[features.AB])
 
@@ -89,3 +92,18 @@ def test_the_trainers_fused_decode_equals_warping_the_decoded_floats():
     np.testing.assert_allclose(tf.reshape(fused[features.L], [3, SIZE, SIZE, 1]), expected[..., :1], atol=1e-5)
     np.testing.assert_allclose(tf.reshape(fused[features.AB], [3, SIZE, SIZE, 2]), expected[..., 1:], atol=1e-5)
     assert not np.allclose(fused[features.L].numpy(), plain[features.L].numpy())  # the warp did move pixels
+
+
+def test_the_trainers_decode_hands_out_the_plain_decodes_features():
+    """The Trainer's XLA output (every photo's L, then every photo's ab, split without a copy) holds the
+    features of the plain decode, photo by photo."""
+    lightness, ab = _photos(count=5, seed=3)
+    embedding = tf.nn.softmax(tf.random.normal([5, 1000], seed=4)).numpy()
+    stored = _stored(lightness, ab, embedding)
+    fused = example_codec.decode(stored, SIZE, xla=True)
+    plain = example_codec.decode(stored, SIZE)
+    assert fused.keys() == plain.keys()
+    for name, values in plain.items():
+        assert fused[name].shape == values.shape
+        # the same multiply-add, within one float32 rounding (XLA's FMA rounds once)
+        np.testing.assert_allclose(fused[name], values, rtol=0, atol=2.0 ** -23)

@@ -19,6 +19,7 @@ import local_training
 from colornet.components.model import callbacks, example_codec, network as model_lib, preprocessing, signatures, trainer
 from colornet.schemas.config import VARIANTS, ModelConfig, TrainingConfig
 from colornet.schemas import features
+from colornet.schemas import serving_contract as contract
 
 SIZE = 32
 TINY = {"image_size": SIZE, "backbone": "mobilenet_v2", "backbone_size": 32}
@@ -91,12 +92,12 @@ def test_the_trainer_feeds_the_model_what_serving_computes_from_the_same_photos(
     trained = [(inputs, ab) for inputs, ab in dataset.take(len(raw))]
     # What the network receives in serving from each photo: signatures.py's one decode, then its inputs.
     parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
-    model.tft_layer = tft_output.transform_features_layer()  # as build_signatures attaches it
+    signatures.attach_classifier(model, tft_output)  # as build_signatures does: Transform's own classifier
     # Traced, as in the signatures (its TensorArray state needs a graph).
     errors, photos = tf.function(signatures.decode_photos)(tf.reshape(parsed[features.IMAGE], [-1]))
     assert not any(errors.numpy())
-    served = signatures.served_inputs(model, parsed, photos, SIZE)
-    served_ab = signatures.map_photos(lambda rgb8: example_codec.served_lab(rgb8, SIZE)[..., 1:], photos, tf.float32)
+    served = signatures.served_inputs(model, photos, SIZE)
+    served_ab = signatures.map_photos(lambda rgb8: example_codec.served_lab(rgb8, SIZE)[1][..., 1:], photos, tf.float32)
     # Unquantized reference: Transform's float32 L of each photo, before it is stored.
     photos = [preprocessing.decode_rgb(image) for image in parsed[features.IMAGE].numpy().reshape(-1)]
     reference = np.stack([preprocessing.model_lab(photo, SIZE)[0].numpy() for photo in photos])
@@ -112,6 +113,20 @@ def test_the_trainer_feeds_the_model_what_serving_computes_from_the_same_photos(
         np.testing.assert_array_equal(inputs[features.EMBEDDING][0].numpy(), served[features.EMBEDDING][index])
         # Both differ from the float32 L only by the stored precision: half a level of 100/255 L units.
         assert np.abs(lightness - reference[index]).max() <= 1.0 / 255.0 + 1e-6
+
+
+PHOTO_DECODE_OPS = {"DecodeImage", "DecodeJpeg", "DecodePng", "DecodeBmp", "DecodeGif"}
+
+
+def test_a_fusion_models_serving_graph_decodes_each_photo_once(tiny_data):
+    graph, _ = tiny_data
+    config = ModelConfig.from_dict({**TINY, "variant": "fusion"})
+    model = model_lib.build_model(config)
+    serve = signatures.build_signatures(model, tft.TFTransformOutput(graph), SIZE)[contract.SERVING_SIGNATURE]
+    graph_def = serve.get_concrete_function().graph.as_graph_def()
+    nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
+    # decode_photos' one decode (the Transform graph, which decoded each photo again for the classifier, is gone)
+    assert [node.op for node in nodes if node.op in PHOTO_DECODE_OPS] == ["DecodeImage"]
 
 
 def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp_path):

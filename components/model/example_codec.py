@@ -39,6 +39,7 @@ STORED_PNG_COMPRESSION = 4
 # dequantize: L (scaled to [-1, 1]) = q / _L_STEPS / 50 - 1, ab / 128 = (q - _AB_OFFSET) / 128.
 _SCALE = (1.0 / _L_STEPS / 50.0, 1.0 / preprocessing.AB_SCALE, 1.0 / preprocessing.AB_SCALE)
 _OFFSET = (-1.0, -_AB_OFFSET / preprocessing.AB_SCALE, -_AB_OFFSET / preprocessing.AB_SCALE)
+_L_CHANNEL, _AB_CHANNELS = slice(0, 1), slice(1, 3)
 
 
 def quantize(lightness_scaled, ab_scaled):
@@ -54,10 +55,11 @@ def encode_lab(lightness_scaled, ab_scaled):
 
 
 def served_lab(rgb8, size):
-    """A decoded photo (uint8 RGB [h, w, 3]) -> what the model receives for it, float32 [size, size, 3]
-    (L scaled, then ab / 128): the values Transform stores for it, dequantized, without storing them."""
+    """A decoded photo (uint8 RGB [h, w, 3]) -> (its float32 L scaled, [size, size, 1], from which Transform
+    computes the classifier's embedding; what the model receives for it, float32 [size, size, 3] (L
+    scaled, then ab / 128): the values Transform stores for it, dequantized, without storing them)."""
     lightness, ab = preprocessing.model_lab(tf.image.convert_image_dtype(rgb8, tf.float32), size)
-    return dequantize(quantize(lightness, ab))
+    return lightness, dequantize(quantize(lightness, ab))
 
 
 def encode_embedding(embedding):
@@ -74,15 +76,15 @@ def decode_lab_png(lab_png, size):
         fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
 
 
-def dequantize(lab_stored):
+def dequantize(lab_stored, channels=slice(None)):
     """Stored values [..., 3] (uint8, or floats in the same units) -> float32 [..., 3]: L scaled to
-    [-1, 1], then ab / 128.
+    [-1, 1], then ab / 128; or only the stored ``channels`` (a slice: ``lab_stored`` holds those).
 
     One multiply-add per value: L = q * 100/255 in L units, i.e. q * 2/255 - 1 on the model's scale;
     ab = (q - 128) / 128. Being linear, it commutes with any interpolating warp (the Trainer warps
     the stored values, a quarter of the bytes of floats, then dequantizes).
     """
-    return tf.cast(lab_stored, tf.float32) * _SCALE + _OFFSET
+    return tf.cast(lab_stored, tf.float32) * _SCALE[channels] + _OFFSET[channels]
 
 
 def decode_embedding(embedding_f16):
@@ -97,25 +99,35 @@ def decode(stored, size, transform_lab=None, xla=False):
     ``transform_lab``, when given, maps the stored Lab values [batch, size, size, 3] before they are
     dequantized (the Trainer's augmentation warp; it must not draw random numbers itself, see
     ``xla``). ``xla=True`` (the Trainer) compiles ``transform_lab`` and ``dequantize`` into one XLA
-    loop: a batch of 256 px photos is tens of MB of float32, and op by op the passes over it cost
+    function: a batch of 256 px photos is tens of MB of float32, and op by op the passes over it cost
     more than the PNG decode. Serving graphs stay XLA-free (TF Serving builds need not carry the JIT).
     """
     lab_stored = decode_lab_png(stored[features.LAB_PNG], size)
-
-    def to_model_scale(lab):
-        return dequantize(transform_lab(lab) if transform_lab is not None else lab)
-
-    # One output: XLA computes a fusion once per output, so splitting L and ab inside would warp twice.
-    values = (tf.function(to_model_scale, jit_compile=True) if xla else to_model_scale)(lab_stored)
     embedding = decode_embedding(stored[features.EMBEDDING_F16]) if features.EMBEDDING_F16 in stored else None
+
+    def compiled(function):
+        return tf.function(function, jit_compile=True) if xla else function
+
+    if transform_lab is None:
+        # L and ab dequantized apart, each from its own stored channels: slicing them out of one [..., 3]
+        # float output afterwards costs two strided copies, most of this step's CPU (``benchmarks/input.py``).
+        lightness, ab = compiled(lambda lab: (dequantize(lab[..., _L_CHANNEL], _L_CHANNEL),
+                                              dequantize(lab[..., _AB_CHANNELS], _AB_CHANNELS)))(lab_stored)
+        return _features(lightness, ab, size, embedding)
+    # One output, sliced afterwards: XLA computes a fusion per output, so L and ab as two outputs (or
+    # warped apart) warp twice; measured slower than the two copies (``docs/scale.md``).
+    values = compiled(lambda lab: dequantize(transform_lab(lab)))(lab_stored)
     return decoded_features(values, size, embedding)
 
 
 def decoded_features(values, size, embedding=None):
     """Model-scale values [batch, size, size, 3] (``dequantize``'s) and the embedding, when there is one ->
     the decoded features (``decode``'s dict)."""
-    decoded = {features.L: tf.reshape(values[..., :1], [-1, size * size]),
-               features.AB: tf.reshape(values[..., 1:], [-1, size * size * 2])}
+    return _features(values[..., _L_CHANNEL], values[..., _AB_CHANNELS], size, embedding)
+
+
+def _features(lightness, ab, size, embedding):
+    decoded = {features.L: tf.reshape(lightness, [-1, size * size]), features.AB: tf.reshape(ab, [-1, size * size * 2])}
     if embedding is not None:
         decoded[features.EMBEDDING] = embedding
     return decoded

@@ -149,9 +149,10 @@ def gray_rgb(lightness):
     return lab.lab_to_rgb(tf.concat([lightness, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1))
 
 
-def classifier_embedding(backbone, lightness):
-    """Model-scaled L [batch, h, w, 1] -> the backbone's 1000-d output for the gray photo."""
-    size = backbone.input_shape[1]
+def classifier_embedding(backbone, lightness, size=None):
+    """Model-scaled L [batch, h, w, 1] -> the backbone's 1000-d output for the gray photo, resized to
+    ``size`` (default: the backbone's Keras input size)."""
+    size = size or backbone.input_shape[1]
     return backbone(tf.image.resize(GrayRgb()(lightness), [size, size]), training=False)
 
 

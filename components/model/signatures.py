@@ -13,8 +13,10 @@
 
 Each photo is decoded once per request (``decode_photos``): that decode checks it, gives the
 model its L (``example_codec.served_lab``: the code and numbers of Transform's stored values, without
-the stored bytes) and the full-resolution L of the colorized PNG. Only models that fuse the classifier
-also run the Transform graph (``tft_layer``), for the embedding, which decodes the photo again.
+the stored bytes) and the full-resolution L of the colorized PNG. Models that fuse the classifier get
+its embedding from the same decoded photo: Transform's own classifier (``attach_classifier``: the one
+saved in the Transform graph, weights included) on the float32 L Transform computes it from, rounded
+to the stored float16. The Transform graph itself never runs in serving (it would decode the photo again).
 
 Which encoded images the graph accepts (TensorFlow 2.16 ``tf.io.decode_image``): JPEG with 1
 (gray) or 3 (YCbCr/RGB) components; PNG of any color type, 8 or 16 bits per channel, palette
@@ -34,7 +36,7 @@ import tensorflow as tf
 
 from ...schemas import features
 from ...schemas import serving_contract as contract
-from . import example_codec, network, preprocessing
+from . import example_codec, network, preprocessing, transform
 
 _JPEG_MAGIC = contract.ACCEPTED_IMAGE_MAGIC[0]
 # zlib level of the colorized PNGs: on a 1024x768 photo level 1 takes 40-50 CPU-ms where the default
@@ -117,12 +119,11 @@ def map_photos(fn, photos, fn_output_signature, *per_photo_values):
 
 
 def per_photo(images, run, empty):
-    """``run(good_images, photos)`` on the photos without errors (``photos``: each decoded once, see
-    ``decode_photos``), with ``empty`` in the place of the others; and the errors."""
+    """``run(photos)`` on the photos without errors (``photos``: each decoded once, see ``decode_photos``),
+    with ``empty`` in the place of the others; and the errors."""
     errors, photos = decode_photos(images)
     good = tf.equal(errors, "")
-    results = tf.cond(tf.reduce_any(good), lambda: run(tf.boolean_mask(images, good), photos),
-                      lambda: tf.zeros_like(empty)[:0])
+    results = tf.cond(tf.reduce_any(good), lambda: run(photos), lambda: tf.zeros_like(empty)[:0])
     positions = tf.cast(tf.range(tf.size(images)), tf.int32)
     bad_positions = tf.boolean_mask(positions, tf.logical_not(good))
     fill = tf.tile(empty, tf.concat([[tf.size(bad_positions)], tf.ones([tf.rank(empty) - 1], tf.int32)], axis=0))
@@ -136,39 +137,61 @@ def _predict_lab(model, decoded, size):
     return inputs[features.L], model(inputs, training=False)
 
 
-def served_inputs(model, raw, photos, size):
+def attach_classifier(model, tft_output):
+    """Attaches to a model that fuses the classifier (an ``embedding`` input) the classifier Transform
+    computed its stored embeddings with, as ``model.classifier`` (so it is saved with the model): the one
+    saved in the Transform graph, with its weights (a classifier built again from the config would differ
+    when its weights are random). Other models get nothing."""
+    if features.EMBEDDING in model.input_names:
+        classifier = getattr(tf.saved_model.load(tft_output.transform_savedmodel_dir), transform.CLASSIFIER, None)
+        if classifier is None:
+            raise ValueError(f"the model fuses the classifier's embedding, but the Transform graph "
+                             f"{tft_output.transform_savedmodel_dir} holds no {transform.CLASSIFIER!r}: "
+                             "run Transform with this model's settings")
+        model.classifier = classifier
+
+
+def _classifier_embedding(classifier, lightness):
+    """``network.classifier_embedding`` with a classifier restored from a SavedModel (``attach_classifier``),
+    which has no Keras ``input_shape``: its traced call's input signature gives its size."""
+    size = classifier.__call__.concrete_functions[0].structured_input_signature[0][0].shape[1]
+    return network.classifier_embedding(classifier, lightness, size)
+
+
+def served_inputs(model, photos, size):
     """What the network receives for decoded photos (``decode_photos``' ``photos``): L from the
     same ``example_codec.served_lab`` values Transform stores, quantized and dequantized without the
-    stored bytes; the classifier's embedding, for models that fuse it, from the Transform graph
-    (``model.tft_layer`` on the ``raw`` features: that graph decodes those photos a second time, as
-    the classifier lives there)."""
+    stored bytes; for models that fuse the classifier, its embedding of the same photos, as Transform
+    computes it (``network.classifier_embedding`` on the float32 L, ``attach_classifier``'s classifier)
+    and stores it (float16)."""
     with tf.name_scope("model_size_lab"):
-        values = map_photos(lambda rgb8: example_codec.served_lab(rgb8, size), photos,
-                            tf.TensorSpec([size, size, 3], tf.float32))
+        lightness, values = map_photos(
+            lambda rgb8: example_codec.served_lab(rgb8, size), photos,
+            (tf.TensorSpec([size, size, 1], tf.float32), tf.TensorSpec([size, size, 3], tf.float32)))
     embedding = None
     if features.EMBEDDING in model.input_names:
-        embedding = example_codec.decode_embedding(model.tft_layer(raw)[features.EMBEDDING_F16])
+        embedding = example_codec.decode_embedding(example_codec.encode_embedding(
+            _classifier_embedding(model.classifier, lightness)))
     return network.model_inputs(example_codec.decoded_features(values, size, embedding), size, model.input_names)
 
 
 def build_signatures(model, tft_output, size):
-    """Traced signature functions for ``model.save(..., signatures=...)``; attaches the TFT layer."""
-    model.tft_layer = tft_output.transform_features_layer()
-    image_shape = list(tft_output.raw_feature_spec()[features.IMAGE].shape)  # [] or [1], as the raw schema says
+    """Traced signature functions for ``model.save(..., signatures=...)``; attaches Transform's classifier
+    to models that fuse it (``attach_classifier``)."""
+    attach_classifier(model, tft_output)
     transformed_spec = tft_output.transformed_feature_spec()
     images_spec = tf.TensorSpec([None], tf.string, name=contract.IMAGES_INPUT)
     examples_spec = tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)
 
-    def predict_ab(good_images, photos):
-        raw = {features.IMAGE: tf.reshape(good_images, [-1, *image_shape])}
-        return model(served_inputs(model, raw, photos, size), training=False)
+    def predict_ab(photos):
+        return model(served_inputs(model, photos, size), training=False)
 
-    def colorize(good_images, photos):
+    def colorize(photos):
         def compose(rgb8, one_ab):
             colored = preprocessing.colorize_full_resolution(rgb8, one_ab)
             return tf.io.encode_png(colored, compression=PNG_COMPRESSION)
 
-        return map_photos(compose, photos, tf.TensorSpec([], tf.string), predict_ab(good_images, photos))
+        return map_photos(compose, photos, tf.TensorSpec([], tf.string), predict_ab(photos))
 
     @tf.function(input_signature=[images_spec])
     def serve(images):

@@ -12,6 +12,10 @@ from ...schemas.config import ModelConfig
 from ...schemas import features
 from . import example_codec, network, preprocessing
 
+# The name the classifier is saved under in the Transform graph; serving reads it from there
+# (``signatures.attach_classifier``).
+CLASSIFIER = "classifier"
+
 
 def preprocessing_fn(inputs, custom_config):
     """tf.Transform entry point. ``inputs[image]`` is a batch of encoded photos ([batch] or [batch, 1]).
@@ -35,7 +39,7 @@ def preprocessing_fn(inputs, custom_config):
     outputs = {features.LAB_PNG: lab_png}
     if config.uses_classifier:
         # Once per photo here instead of every training step (see network.py), from the float32 L.
-        backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name="classifier")
+        backbone = tft.make_and_track_object(lambda: network.build_backbone(config), name=CLASSIFIER)
         outputs[features.EMBEDDING_F16] = example_codec.encode_embedding(
             network.classifier_embedding(backbone, lightness))
     return outputs
