@@ -191,6 +191,7 @@ def test_warm_start_loads_the_previous_models_weights(tiny_data, tmp_path):
         assert before.shape == random.shape
 
 
+@pytest.mark.slow  # builds every variant in float16 (~30 s); on a CPU the policy check alone says little
 def test_mixed_precision_only_with_a_gpu_and_output_stays_float32():
     assert trainer.set_precision_policy() == ("mixed_float16" if tf.config.list_logical_devices("GPU") else "float32")
     keras.mixed_precision.set_global_policy("mixed_float16")
