@@ -57,19 +57,8 @@ def parse_args():
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--name", default="beam_stages", help="results file: benchmarks/results/NAME.json")
     args = parser.parse_args()
-    args.model = dict(_setting(item) for item in args.model)
+    args.model = dict(common.model_setting(item) for item in args.model)
     return args
-
-
-def _setting(item):
-    """``KEY=VALUE`` -> (key, value): JSON values (``image_size=128``, ``backbone_weights=null``), else the string."""
-    key, separator, value = item.partition("=")
-    if not separator:
-        raise SystemExit(f"--model takes KEY=VALUE, not {item!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def model_config(profile, overrides):

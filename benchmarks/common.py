@@ -38,6 +38,18 @@ def transformed_photos(workdir, model_settings, folder=SHARED_DATA / "bsds500" /
     return local_training.transform([raw], transform_dir, dict(model_settings))
 
 
+def model_setting(item):
+    """A ``--model KEY=VALUE`` argument -> (key, value): JSON values (``image_size=128``,
+    ``backbone_weights=null``), else the string (``loss=huber``)."""
+    key, separator, value = item.partition("=")
+    if not separator:
+        raise SystemExit(f"--model takes KEY=VALUE, not {item!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def cpu_seconds():
     """User + system CPU seconds of this process and its finished children (Beam workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -2,7 +2,7 @@
 photos, then the trained model on photos it never saw, beside gray and the best constant color.
 
     .venv/bin/python benchmarks/quality.py [--profile cpu] [--fractions 0.25 0.5 1 | --steps N ...] [--max-val N]
-        [--name quality]
+        [--model KEY=VALUE ...] [--seed 1] [--name quality]
 
 Trains with the pipeline itself (``local_runner.run`` on ``pipeline_config(profile, ...)``: ingestion,
 Transform, Trainer, Evaluator) on ``shared/data/bsds500/train`` + ``seed-unsplash/train`` +
@@ -46,10 +46,14 @@ def parse_args():
     parser.add_argument("--max-val", type=int, default=None, help="evaluate only the first N val photos")
     parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="overrides of the profile's model section (ModelConfig keys, e.g. loss=rebalanced)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: evaluate the newest Trainer run of --workdir that trained each budget's "
                              "steps (re-measure a trained model with today's measures)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.model = dict(common.model_setting(item) for item in args.model)
+    return args
 
 
 def training_photos(workdir):
@@ -78,13 +82,14 @@ def newest_trainer_run(pipeline_root):
     return max((run for run in runs if run.name.isdigit()), key=lambda run: int(run.name))
 
 
-def train(profile, images, workdir, steps, seed):
-    """One `colornet run` of ``profile`` with ``steps`` training steps; returns the Trainer's run dir."""
+def train(profile, images, workdir, steps, seed, model):
+    """One `colornet run` of ``profile`` with ``steps`` training steps and the ``model`` overrides; returns
+    the Trainer's run dir."""
     from colornet.pipeline import local_runner
     from colornet.schemas.config import pipeline_config
 
     config = pipeline_config(profile, images, workdir, train_steps=steps, warm_start=False,
-                             training={"seed": seed}, beam_args=["--direct_running_mode=in_memory"])
+                             training={"seed": seed}, model=model, beam_args=["--direct_running_mode=in_memory"])
     local_runner.run(config)
     return newest_trainer_run(config.pipeline_root)
 
@@ -171,7 +176,7 @@ def main():
             model_run = trained_run(workdir / "pipeline" / "tfx", steps)
         else:
             print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
-            model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed)
+            model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed, args.model)
         training = json.loads((model_run / "training_summary.json").read_text())
         pictures = []
         result = evaluate(model_run, args.max_val, workdir / f"gallery_{steps}.html",
@@ -183,7 +188,8 @@ def main():
             shown = (runs[-1], pictures)
         # Written after every budget: a run stopped during a long budget keeps the budgets it finished.
         path = common.write_json(args.name, {
-            "profile": args.profile, "settings": PROFILES[args.profile], "seed": args.seed,
+            "profile": args.profile, "settings": PROFILES[args.profile], "model_overrides": args.model,
+            "seed": args.seed,
             "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val", "targets": TARGETS,
             "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})
         print(f"results so far: {path}", flush=True)

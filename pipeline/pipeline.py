@@ -107,7 +107,7 @@ def create_pipeline(config, metadata_connection_config=None, last_blessed_uri=No
         examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="colornet.components.model.transform.preprocessing_fn",
-        custom_config=config.model.to_dict(),
+        custom_config=config.model.transform_settings(),
     ).with_id(TRANSFORM_ID)
     components.append(transform)
 

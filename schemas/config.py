@@ -120,6 +120,10 @@ class IngestionConfig(_Section):
             raise ConfigError(f"ingestion.max_side ({self.max_side}) must be 0 or >= min_side ({self.min_side})")
 
 
+# The model settings Transform's graph depends on (the size, and whether and which classifier it runs).
+TRANSFORM_FIELDS = ("variant", "image_size", "classifier", "backbone", "backbone_size", "backbone_weights")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Section):
     """What network to build and how to compile it (``components/model``)."""
@@ -156,6 +160,12 @@ class ModelConfig(_Section):
         min_size = BACKBONES[self.backbone][0]
         if self.backbone_size and self.backbone_size < min_size:
             raise ConfigError(f"{self.backbone} needs model.backbone_size >= {min_size}, got {self.backbone_size}")
+
+    def transform_settings(self):
+        """Transform's ``custom_config``: only the fields its graph reads (``TRANSFORM_FIELDS``). A change to
+        how the Trainer trains (loss, learning rate, trained encoder stages) then leaves Transform's inputs
+        unchanged, so TFX reuses its cached output instead of transforming every photo again."""
+        return {name: getattr(self, name) for name in TRANSFORM_FIELDS}
 
     @property
     def resolved_backbone_size(self):

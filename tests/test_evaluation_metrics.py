@@ -142,6 +142,28 @@ def test_streaming_photo_metrics_equal_the_per_photo_measures():
         expected[metrics.Colorfulness] / expected[metrics.TrueColorfulness], rel=1e-3)
 
 
+def test_a_family_computes_its_sums_once_per_batch_and_never_reuses_another_batchs(monkeypatch):
+    """TFMA updates every metric of a family with the same arrays: the family's statistics run once per batch
+    (the Evaluator computed the 14 photo metrics' statistics 14 times), and a new batch gets its own sums."""
+    lightness, ab = _photos()
+    calls = []
+    family = metrics.Psnr._family()
+    original_sums = family._batch_sums
+    monkeypatch.setattr(family, "_batch_sums", lambda self, *args: calls.append(1) or original_sums(self, *args))
+    photo_metrics = [metric_class() for metric_class in metrics.STREAMING_METRICS if metric_class._family() is family]
+    assert len(photo_metrics) == 14
+    halves = [tf.concat([lightness, ab * 0.5], axis=-1).numpy(), tf.concat([lightness, ab * 0.9], axis=-1).numpy()]
+    labels = ab.numpy()
+    for prediction in halves:
+        for metric in photo_metrics:
+            metric.update_state(labels, prediction)
+    assert len(calls) == 2
+    # Each metric saw two different batches: the second one's own sums, not the first one's again.
+    assert float(photo_metrics[0].result()) == pytest.approx(
+        (_streamed(metrics.Psnr, ab, halves[0], batches=1) + _streamed(metrics.Psnr, ab, halves[1], batches=1)) / 2,
+        rel=1e-4)
+
+
 def test_side_by_side_puts_the_model_between_its_baselines():
     lightness, ab = _photos()
     values = metrics.side_by_side(lightness, ab, ab * 0.9)

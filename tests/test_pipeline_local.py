@@ -1,5 +1,6 @@
 """The whole pipeline under LocalDagRunner (SQLite MLMD, Beam DirectRunner) on tiny real photos,
 then the pushed model served over gRPC on 127.0.0.1 and called through the client."""
+import dataclasses
 import io
 import pathlib
 
@@ -86,3 +87,13 @@ def test_rerun_without_new_photos_runs_nothing(pipeline_run):
     trainer_runs = _component_outputs(pipeline_run, "Trainer")
     assert local_runner.run(pipeline_run) is False
     assert _component_outputs(pipeline_run, "Trainer") == trainer_runs
+
+
+def test_a_new_training_setting_trains_again_on_the_photos_transform_already_wrote(pipeline_run):
+    """Loss and learning rate are the Trainer's alone: changing them must not transform every photo again."""
+    transform_runs, trainer_runs = (_component_outputs(pipeline_run, name) for name in ("Transform", "Trainer"))
+    retuned = dataclasses.replace(pipeline_run, model={**TINY_MODEL, "learning_rate": 1e-3, "loss": "huber"},
+                                  train_steps=8)
+    assert local_runner.run(retuned) is True
+    assert _component_outputs(pipeline_run, "Transform") == transform_runs
+    assert len(_component_outputs(pipeline_run, "Trainer")) > len(trainer_runs)

@@ -173,11 +173,23 @@ def _pixels(y_true, y_pred):
 class _Statistics(keras.metrics.Metric):
     """Sums of ``_STATISTICS`` over the batches seen; each subclass reports one function of them.
 
-    One accumulator per family (chroma statistics over pixels; per-photo statistics), so a metric
-    and its baselines come out of the same pass over the same photos.
+    One accumulator per family (chroma statistics over pixels; per-photo statistics; the classifier
+    test), so a metric and its baselines come out of the same pass over the same photos.
+
+    The metrics of a family are computed side by side, and both TFMA (every metric of a combiner, one
+    after the other, with the same label and prediction arrays) and ``side_by_side`` update each of
+    them with the same batch. So a family keeps the sums of its last batch, keyed by that batch's own
+    arrays, and computes them once per batch, not once per metric: the photo family has 14 metrics, and
+    the Evaluator spent most of its CPU computing its statistics 14 times over
+    (benchmarks/results/beam_stages_evaluator_*.json; the classifier family alone went from 2.2 to 0.32
+    Evaluator CPU-s per eval photo, beam_stages_semantic_*.json).
     """
 
     _STATISTICS = ()
+    # Set on each family's class (``_family``): (weak references to the last batch's labels and
+    # predictions, its sums). Weak, so that the cache keeps no batch alive (a dead reference matches
+    # nothing); replaced as a whole, never updated in place.
+    _last_batch = (lambda: None, lambda: None, None)
 
     def __init__(self, name, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -191,9 +203,24 @@ class _Statistics(keras.metrics.Metric):
         values = self._batch_values(y_true, y_pred)
         self.sums.assign_add(tf.cast(tf.stack([values[name] for name in self._STATISTICS]), tf.float64))
 
+    @classmethod
+    def _family(cls):
+        """The class that defines this metric's ``_STATISTICS`` (holder of the family's last batch)."""
+        return next(klass for klass in cls.__mro__ if "_STATISTICS" in vars(klass))
+
+    @tf.autograph.experimental.do_not_convert  # plain Python identity tests (and Lite0's call, see ``top5``)
     def _batch_values(self, y_true, y_pred):
-        """{statistic: this batch's sum}."""
-        return self._batch_sums(*_pixels(y_true, y_pred))
+        """{statistic: this batch's sum}, computed once per family and batch."""
+        family = self._family()
+        labels, predictions, sums = family._last_batch
+        if labels() is y_true and predictions() is y_pred:
+            return sums
+        sums = self._batch_sums(*_pixels(y_true, y_pred))
+        try:
+            family._last_batch = (weakref.ref(y_true), weakref.ref(y_pred), sums)
+        except TypeError:  # Python lists: no object to key on, nothing shared
+            pass
+        return sums
 
     def _sum(self, name):
         return self.sums[self._STATISTICS.index(name)]
@@ -273,31 +300,14 @@ class _SemanticStatistics(_Statistics):
     """Top-1 and top-5 agreement with the originals' top-1 class (``Classifier``) of the model and of gray,
     summed over photos.
 
-    The four metrics of this family are computed side by side, and TFMA updates every metric of a combiner with
-    the same label and prediction arrays, one metric after the other. So the family shares one ``Classifier`` per
-    process (one Lite0 build and copy of its weights, on the first batch; TFMA makes new metric objects for every
-    copy of its combiner, and a classifier per object built Lite0 20 times for 5 photos) and the sums of the last
-    batch, keyed by that batch's own arrays: Lite0 runs once per photo and candidate (original, model, gray), not
-    once per metric (benchmarks/results/beam_stages_semantic_*.json: 2.2 -> 0.32 Evaluator CPU-s per eval photo).
+    The family shares one ``Classifier`` per process (one Lite0 build and copy of its weights, on the first
+    batch; TFMA makes new metric objects for every copy of its combiner, and a classifier per object built
+    Lite0 20 times for 5 photos). With the family's last-batch sums (``_Statistics``), Lite0 runs once per
+    photo and candidate (original, model, gray).
     """
 
     _STATISTICS = ("photos", "top1", "top5", "gray_top1", "gray_top5")
     _classifier = Classifier()
-    # (weak references to the last batch's labels and predictions, its sums): weak, so that the cache keeps no
-    # batch alive (a dead reference matches nothing); replaced as a whole, never updated in place.
-    _last_batch = (lambda: None, lambda: None, None)
-
-    @tf.autograph.experimental.do_not_convert  # plain Python identity tests, and Lite0's call (see ``top5``)
-    def _batch_values(self, y_true, y_pred):
-        labels, predictions, sums = _SemanticStatistics._last_batch
-        if labels() is y_true and predictions() is y_pred:
-            return sums
-        sums = super()._batch_values(y_true, y_pred)
-        try:
-            _SemanticStatistics._last_batch = (weakref.ref(y_true), weakref.ref(y_pred), sums)
-        except TypeError:  # Python lists: no object to key on, nothing shared
-            pass
-        return sums
 
     def _batch_sums(self, lightness, ab_true, ab_pred):
         truth, model = _square_photos(lightness, ab_true, ab_pred)
@@ -401,20 +411,18 @@ def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled, classifier=No
     candidates = {"model": ab_pred_scaled, "gray": tf.zeros_like(ab_true_scaled),
                   "constant": tf.broadcast_to(constant, tf.shape(ab_true_scaled))}
 
-    def measured(metric_class, ab):
-        metric = metric_class()
-        metric.update_state(ab_true_scaled, tf.concat([tf.cast(lightness_scaled, tf.float32),
-                                                       tf.cast(ab, tf.float32)], axis=-1))
-        return metric.name, float(metric.result())
-
+    per_side = (AbMse, Psnr, Ssim, Colorfulness, AbSpread, PhotoColorStd, FalseColor)
+    of_originals = {TrueColorfulness: "colorfulness", TrueAbSpread: "ab_spread", TruePhotoColorStd: "photo_color_std",
+                    TrueFalseColor: "false_color"}  # from the model side's sums: the same originals
     values = {}
-    for metric_class in (AbMse, Psnr, Ssim, Colorfulness, AbSpread, PhotoColorStd, FalseColor):
-        for side, ab in candidates.items():
-            name, value = measured(metric_class, ab)
-            values[f"{name}/{side}"] = value
-    for name, metric_class in (("colorfulness", TrueColorfulness), ("ab_spread", TrueAbSpread),
-                               ("photo_color_std", TruePhotoColorStd), ("false_color", TrueFalseColor)):
-        values[f"{name}/original"] = measured(metric_class, ab_true_scaled)[1]
+    for side, ab in candidates.items():
+        # One prediction tensor per side, given to every metric: each family computes its sums once (``_Statistics``).
+        prediction = tf.concat([tf.cast(lightness_scaled, tf.float32), tf.cast(ab, tf.float32)], axis=-1)
+        for metric_class in per_side + (tuple(of_originals) if side == "model" else ()):
+            metric = metric_class()
+            metric.update_state(ab_true_scaled, prediction)
+            key = f"{of_originals[metric_class]}/original" if metric_class in of_originals else f"{metric.name}/{side}"
+            values[key] = float(metric.result())
     values["ab_mse_vs_constant"] = values["ab_mse/model"] / values["ab_mse/constant"]
     values["ab_mse_vs_gray"] = values["ab_mse/model"] / values["ab_mse/gray"]
     if classifier is not None:

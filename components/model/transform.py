@@ -3,7 +3,7 @@ classifier's embedding of each photo, in the TensorFlow graph, stored compactly 
 
 Used by the TFX Transform component as ``preprocessing_fn``; the resulting transform
 graph is embedded in the exported model, so serving runs this very code. Its
-``custom_config`` is the model's settings (``schemas/config.py``, ``ModelConfig``).
+``custom_config`` is the model settings it reads (``ModelConfig.transform_settings``).
 """
 import tensorflow as tf
 import tensorflow_transform as tft
