@@ -37,7 +37,7 @@ VARIANTS = ("alpha", "beta", "fusion", "unet", "lite0_unet")
 BACKBONES = {"efficientnet_lite0": (32, 224), "inception_resnet_v2": (75, 299), "mobilenet_v2": (32, 224)}
 # Stages of Lite0 (1-7, from the stem) that lite0_unet may train; the stem side stays frozen.
 LITE0_STAGES = 7
-LOSSES = ("mse", "huber", "rebalanced")
+LOSSES = ("mse", "huber", "rebalanced", "classification")
 LR_SCHEDULES = ("constant", "one_cycle")
 # Where `colornet compile` targets: Vertex AI Pipelines, or open-source Kubeflow Pipelines v2.
 KUBEFLOW_TARGETS = ("vertex", "kfp")
@@ -146,7 +146,11 @@ class ModelConfig(_Section):
     learning_rate: float = _option(1e-3, "Adam's learning rate (one_cycle: its peak)")
     lr_schedule: str = _option("constant", "constant, or one_cycle: a linear warm-up over the first tenth of "
                                            "the steps, then a cosine decay to a thousandth", choices=LR_SCHEDULES)
-    loss: str = _option("mse", "training loss on ab", choices=LOSSES)
+    loss: str = _option("mse", "training loss on ab (classification: Zhang et al.'s ab bins, lite0_unet only)",
+                        choices=LOSSES)
+    annealing_temperature: float = _option(0.38, "classification: the temperature of the annealed mean that turns "
+                                                 "bin probabilities into one color (1: their mean, desaturated; "
+                                                 "lower: more vivid)")
 
     def __post_init__(self):
         self._check_choices()
@@ -154,6 +158,10 @@ class ModelConfig(_Section):
             raise ConfigError(f"model.image_size must be a positive multiple of 8, got {self.image_size}")
         if self.classifier and self.variant != "unet":
             raise ConfigError(f"model.classifier is a unet option ({self.variant} decides its classifier itself)")
+        if self.loss == "classification" and self.variant != "lite0_unet":
+            raise ConfigError(f"model.loss classification needs the lite0_unet variant, not {self.variant}")
+        if self.annealing_temperature <= 0:
+            raise ConfigError(f"model.annealing_temperature must be > 0, got {self.annealing_temperature}")
         if not 0 <= self.encoder_trainable_stages <= LITE0_STAGES:
             raise ConfigError(f"model.encoder_trainable_stages must be within 0..{LITE0_STAGES}, "
                               f"got {self.encoder_trainable_stages}")

@@ -146,11 +146,45 @@ def test_rebalanced_weighs_saturated_pixels_more():
 
 @pytest.mark.parametrize("name", LOSSES)
 def test_every_loss_compiles_and_trains(name):
-    config = _config("alpha", loss=name)
+    config = _config("lite0_unet" if name == "classification" else "alpha", loss=name)
     model = model_lib.compile_model(model_lib.build_model(config), config)
     lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=2)
     history = model.fit({features.L: lightness}, tf.zeros([4, 32, 32, 2]) + 0.2, epochs=2, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color():
+    config = _config("lite0_unet", loss="classification", learning_rate=3e-3)
+    model = model_lib.compile_model(model_lib.build_model(config), config)
+    lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=3)
+    assert model.output_shape == (None, 32, 32, 2)
+    np.testing.assert_allclose(model({features.L: lightness}).numpy(), 0.0, atol=0.01)  # untrained: gray within 1.3 Lab units
+    orange = tf.constant([40.0, 60.0]) / 128.0
+    model.fit({features.L: lightness}, tf.zeros([4, 32, 32, 2]) + orange, epochs=40, verbose=0)
+    painted = model({features.L: lightness}).numpy().reshape(-1, 2).mean(axis=0) * 128.0
+    np.testing.assert_allclose(painted, [40.0, 60.0], atol=8.0)
+
+
+def test_annealed_mean_goes_from_the_mean_to_the_mode_as_it_cools():
+    bins = model_lib.losses.ab_bins()
+    blue, orange = (int(np.argmin(np.sum(np.square(bins - color), axis=-1))) for color in ([10.0, -50.0], [30.0, 60.0]))
+    probabilities = np.full(len(bins), 1e-9)
+    probabilities[[blue, orange]] = [0.4, 0.6]
+    logits = tf.constant(np.log(probabilities)[None], tf.float32)
+    mean = model_lib.AnnealedMean(1.0)(logits).numpy()[0] * 128.0
+    np.testing.assert_allclose(mean, 0.4 * bins[blue] + 0.6 * bins[orange], atol=0.01)  # brown-gray: neither
+    np.testing.assert_allclose(model_lib.AnnealedMean(0.05)(logits).numpy()[0] * 128.0, bins[orange], atol=0.5)
+
+
+def test_bin_classification_prefers_the_true_colors_bins():
+    bins = model_lib.losses.ab_bins()
+    truth = tf.zeros([1, 4, 4, 2]) + tf.constant([30.0, 60.0]) / 128.0
+    distance = np.sum(np.square(bins - [30.0, 60.0]), axis=-1)
+    near, far = (tf.constant(np.broadcast_to(logits, (1, 2, 2, len(bins))), tf.float32)
+                 for logits in (-distance / 50.0, -np.sum(np.square(bins + [30.0, 60.0]), axis=-1) / 50.0))
+    assert float(model_lib.losses.bin_classification(truth, near)[0]) < float(
+        model_lib.losses.bin_classification(truth, far)[0]) - 1.0
+    assert 200 < len(bins) < 330 and np.all(np.abs(bins) <= 110)  # sRGB's ab cells of a 10-unit grid
 
 
 def test_unet_sees_the_row_and_the_whole_photo():

@@ -9,17 +9,29 @@ error in Lab units that the training metric and the Evaluator's metrics share.
 * ``rebalanced``: MSE with each pixel weighted by its true chroma, ``1 + |ab| / REBALANCE_CHROMA``.
   A cheap stand-in for Zhang et al.'s class rebalancing: the rare saturated pixels weigh
   more than the common near-gray ones, so predicting gray everywhere costs more.
+* ``classification``: Zhang et al. ("Colorful Image Colorization", ECCV 2016): the model predicts a
+  probability for each of ``ab_bins()`` (the in-gamut cells of a 10-unit ab grid) and is trained with
+  cross-entropy against the true color soft-encoded on its ``SOFT_NEIGHBOURS`` nearest bins. A
+  distribution keeps "blue or orange" as two modes instead of averaging them to brown; the network turns
+  it into one color with the annealed mean (``network.AnnealedMean``). Its head predicts at half the
+  model's size, so the labels are averaged 2x2 to meet it.
 
 Which one colors better is measured by ``benchmarks/quality.py`` (ab-MSE and colorfulness on
 bsds500/val), not assumed. Every loss returns one value per example, as Keras expects.
 """
+import functools
+
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import preprocessing
+from . import lab, preprocessing
 
 HUBER_DELTA = 10.0  # Lab units
 REBALANCE_CHROMA = 20.0  # Lab units: a pixel this saturated counts twice
+BIN_STEP = 10.0  # Lab units between ab bin centres (Zhang et al.'s grid)
+SOFT_NEIGHBOURS = 5  # bins a true color is spread over
+SOFT_SIGMA = 5.0  # Lab units: the Gaussian weighting of those bins by distance
 
 
 def ab_squared_error(ab_true_scaled, ab_pred_scaled):
@@ -52,6 +64,31 @@ def rebalanced_mse(y_true, y_pred):
     return _per_example(weight * tf.square(y_true - y_pred))
 
 
+@functools.lru_cache(maxsize=None)
+def ab_bins():
+    """The ab bin centres ([Q, 2] float32, Lab units): the cells of a ``BIN_STEP`` grid that some sRGB color falls
+    in (64 levels per channel): 261 bins (Zhang et al. count 313 on their grid). Colors outside sRGB get none."""
+    levels = np.linspace(0.0, 1.0, 64, dtype=np.float32)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 1, 3)
+    ab = lab.rgb_to_lab(tf.constant(rgb)).numpy().reshape(-1, 3)[:, 1:]
+    cells = np.unique(np.round(ab / BIN_STEP).astype(np.int64), axis=0)
+    return (cells * BIN_STEP).astype(np.float32)
+
+
+def bin_classification(y_true, logits):
+    """Cross-entropy of the bin logits ([batch, h, w, Q]) against the true ab / 128 ([batch, 2h, 2w, 2] or
+    flattened), soft-encoded on its ``SOFT_NEIGHBOURS`` nearest bins with Gaussian weights."""
+    centres = tf.constant(ab_bins())
+    shape = tf.shape(logits)
+    ab = tf.reshape(tf.cast(y_true, tf.float32), [shape[0], 2 * shape[1], 2 * shape[2], 2])
+    ab = tf.reshape(tf.nn.avg_pool2d(ab, 2, 2, "VALID") * preprocessing.AB_SCALE, [-1, 1, 2])
+    negative_distance, nearest = tf.math.top_k(-tf.reduce_sum(tf.square(ab - centres), axis=-1), SOFT_NEIGHBOURS)
+    weights = tf.nn.softmax(negative_distance / (2.0 * SOFT_SIGMA ** 2), axis=-1)  # exp(-d^2 / 2 sigma^2), summing to 1
+    log_probabilities = tf.nn.log_softmax(tf.reshape(tf.cast(logits, tf.float32), [-1, centres.shape[0]]))
+    cross_entropy = -tf.reduce_sum(weights * tf.gather(log_probabilities, nearest, batch_dims=1), axis=-1)
+    return tf.reduce_mean(tf.reshape(cross_entropy, [shape[0], -1]), axis=-1)
+
+
 def get_loss(name):
     """The Keras loss for ``name`` (one of ``LOSSES``)."""
     if name == "mse":
@@ -60,4 +97,6 @@ def get_loss(name):
         return huber
     if name == "rebalanced":
         return rebalanced_mse
+    if name == "classification":
+        return bin_classification
     raise ValueError(f"unknown loss {name!r}")

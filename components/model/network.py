@@ -220,6 +220,8 @@ def _unet(lightness, embedding):
 
 
 LITE0_DECODER_WIDTHS = {32: 256, 16: 192, 8: 128, 4: 64, 2: 48}  # decoder filters at each stride
+GRAY_PRIOR_CHROMA = 25.0  # Lab units: the untrained bin classifier's spread around gray (``_bin_classifier``)
+LOGIT_GAIN = 4.0  # the bin classifier's logits per unit of its head's output (``_bin_classifier``)
 
 
 def _lite0_encoder(config):
@@ -248,7 +250,7 @@ class GrayRgb(keras.layers.Layer):
 def _lite0_unet(lightness, config):
     """Lite0's features at strides 32..2 up a decoder of skip connections, its pooled vector fused at every
     position of the coarsest grid (the article's fusion, with ImageNet's features instead of its 1000 scores),
-    a row coordinate from stride 8 on, and the tanh head at stride 2 upsampled bilinearly."""
+    and a row coordinate from stride 8 on: the decoder's features at stride 2, for a head (``build_model``)."""
     encoder = _lite0_encoder(config)
     features_by_stride = encoder(GrayRgb()(lightness), training=False)
     pooled = keras.layers.Dense(LITE0_DECODER_WIDTHS[32], activation="relu")(features_by_stride["pooled"])
@@ -263,10 +265,83 @@ def _lite0_unet(lightness, config):
         if stride == 8:
             tensor = AddRowCoordinate()(tensor)
         tensor = _bn_conv(_bn_conv(tensor, LITE0_DECODER_WIDTHS[stride]), LITE0_DECODER_WIDTHS[stride])
-    # A zero kernel makes the untrained model paint gray (ab-MSE ~0.01 on the ab / 128 scale) instead of random
-    # colors of unit scale (~0.4, the first hundreds of steps spent unlearning them; measured at 128 px).
-    ab_half = keras.layers.Conv2D(2, 1, activation="tanh", kernel_initializer="zeros", dtype="float32")(tensor)
+    return tensor
+
+
+def _half_size_head(tensor, channels, activation=None, bias_initializer="zeros"):
+    """The 1x1 conv at stride 2 that every lite0_unet head ends with. A zero kernel makes the untrained model paint
+    gray (ab-MSE ~0.01 on the ab / 128 scale) instead of random colors of unit scale (~0.4, the first hundreds of
+    steps spent unlearning them; measured at 128 px)."""
+    return keras.layers.Conv2D(channels, 1, activation=activation, kernel_initializer="zeros",
+                               bias_initializer=bias_initializer, dtype="float32")(tensor)
+
+
+def _upsampled(ab_half):
     return keras.layers.UpSampling2D(interpolation="bilinear", dtype="float32")(ab_half)
+
+
+class AnnealedMean(keras.layers.Layer):
+    """Bin logits [..., Q] -> ab / 128 [..., 2]: the mean of the bin centres (``losses.ab_bins``) under the
+    distribution sharpened by ``temperature`` (Zhang et al.'s annealed mean, softmax(logits / T)). T = 1 is the
+    distribution's mean, as desaturated as a regression; T -> 0 its mode, vivid but patchy (Zhang et al.: 0.38).
+    The temperature is a (non-trained) variable of the model, so a served model can be re-tempered by assigning it."""
+
+    def __init__(self, temperature, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.initial_temperature = float(temperature)
+
+    def build(self, input_shape):
+        self.temperature = self.add_weight("temperature", shape=(), trainable=False,
+                                           initializer=keras.initializers.Constant(self.initial_temperature))
+
+    def call(self, logits):
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature, axis=-1)
+        return tf.tensordot(probabilities, tf.constant(losses.ab_bins()) / preprocessing.AB_SCALE, axes=1)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.initial_temperature}
+
+
+class BinClassifier(keras.Model):
+    """A colorizer that predicts ab bins (``losses.bin_classification``): its output is ab / 128, as every
+    variant's (serving, the callbacks, the Evaluator see no difference), read out of the bin logits by
+    ``readout`` (``AnnealedMean``, upsampled); ``fit`` computes the loss on the logits (``bin_logits``) and the
+    metrics on the ab read out of them."""
+
+    def __init__(self, inputs, logits, readout, **kwargs):
+        super().__init__(inputs, readout(logits), **kwargs)
+        self.bin_logits = keras.Model(inputs, logits, name="bin_logits")
+        self.readout = readout
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            logits = self.bin_logits(x, training=True)
+            loss = self.compute_loss(x, y, logits, sample_weight)
+        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+        return self.compute_metrics(x, y, self.readout(logits), sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        logits = self.bin_logits(x, training=False)
+        self.compute_loss(x, y, logits, sample_weight)
+        return self.compute_metrics(x, y, self.readout(logits), sample_weight)
+
+
+def _bin_classifier(inputs, decoded, config):
+    # Untrained, the bins' probabilities fall off with chroma as a Gaussian of GRAY_PRIOR_CHROMA Lab units: the model
+    # paints gray, as the tanh head does (uniform logits would paint the bins' mean, 1.3x gray's ab-MSE). The logits
+    # are the head's output times LOGIT_GAIN: a vivid color's bins sit ~5-10 logits above the prior, several
+    # times further than a tanh head's outputs ever move, and Adam moves each weight by about the learning rate
+    # per step whatever its scale (at 1e-3 a 32 px test needed ~100 steps for one color without the gain).
+    chroma_squared = np.sum(np.square(losses.ab_bins()), axis=-1)
+    head = _half_size_head(decoded, len(chroma_squared), bias_initializer=keras.initializers.Constant(
+        -chroma_squared / (2.0 * GRAY_PRIOR_CHROMA ** 2) / LOGIT_GAIN))
+    logits = keras.layers.Rescaling(LOGIT_GAIN, dtype="float32")(head)
+    logits_input = keras.Input(logits.shape[1:], name="bin_logits")
+    readout = keras.Model(logits_input, _upsampled(AnnealedMean(config.annealing_temperature)(logits_input)),
+                          name="ab_readout")
+    return BinClassifier(inputs, logits, readout, name=f"colornet_{config.variant}_bins")
 
 
 def model_inputs(transformed, size, input_names):
@@ -296,7 +371,10 @@ def build_model(config):
     elif config.variant == "fusion":
         ab = _fusion(inputs[features.L], inputs[features.EMBEDDING], config)
     elif config.variant == "lite0_unet":
-        ab = _lite0_unet(inputs[features.L], config)
+        decoded = _lite0_unet(inputs[features.L], config)
+        if config.loss == "classification":
+            return _bin_classifier(inputs, decoded, config)
+        ab = _upsampled(_half_size_head(decoded, 2, activation="tanh"))
     else:
         ab = _unet(inputs[features.L], inputs.get(features.EMBEDDING))
     ab = keras.layers.Activation("linear", dtype="float32", name="ab_float32")(ab)
