@@ -2,7 +2,7 @@
 photos, then the trained model on photos it never saw, beside gray and the best constant color.
 
     .venv/bin/python benchmarks/quality.py [--profile cpu] [--fractions 0.25 0.5 1 | --steps N ...] [--max-val N]
-        [--model KEY=VALUE ...] [--seed 1] [--name quality]
+        [--model KEY=VALUE ...] [--temperatures T ...] [--seed 1] [--name quality]
 
 Trains with the pipeline itself (``local_runner.run`` on ``pipeline_config(profile, ...)``: ingestion,
 Transform, Trainer, Evaluator) on ``shared/data/bsds500/train`` + ``seed-unsplash/train`` +
@@ -46,6 +46,9 @@ def parse_args():
     parser.add_argument("--max-val", type=int, default=None, help="evaluate only the first N val photos")
     parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[None],
+                        help="bin classifiers (--model loss=classification): evaluate each trained model at each "
+                             "annealed-mean temperature (default: the one it was trained with)")
     parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
                         help="overrides of the profile's model section (ModelConfig keys, e.g. loss=rebalanced)")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -94,9 +97,9 @@ def train(profile, images, workdir, steps, seed, model):
     return newest_trainer_run(config.pipeline_root)
 
 
-def evaluate(model_run, max_val, gallery_path, title, pictures):
-    """The trained model on bsds500/val: the report, an HTML gallery, and the first photos' pictures
-    appended to ``pictures`` as (gray, constant, colorized, original) rows."""
+def evaluate(model_run, max_val, gallery_path, title, pictures, temperature=None):
+    """The trained model (re-tempered to ``temperature`` if given) on bsds500/val: the report, an HTML gallery,
+    and the first photos' pictures appended to ``pictures`` as (gray, constant, colorized, original) rows."""
     from colornet.components.evaluation import gallery, report
 
     serving_model = model_run.parent.parent / "model" / model_run.name / "Format-Serving"
@@ -107,7 +110,8 @@ def evaluate(model_run, max_val, gallery_path, title, pictures):
         if len(pictures) < GALLERY_PHOTOS:
             pictures.append((result.gray, result.constant, result.colorized, result.original))
 
-    result = report.evaluate_folder(report.saved_model_colorizer(serving_model), common.SHARED_DATA / "bsds500" / "val",
+    result = report.evaluate_folder(report.saved_model_colorizer(serving_model, temperature),
+                                    common.SHARED_DATA / "bsds500" / "val",
                                     max_images=max_val, on_photo=on_photo)
     photo_gallery.write(result, gallery_path, title=title)
     print(report.format_summary(result), flush=True)
@@ -141,12 +145,13 @@ def gallery_image(pictures, output):
 
 
 def table(runs):
-    header = ("train steps", "CPU-min", "ab-MSE", "gray", "constant", "vs const", "95 %", "PSNR", "gray", "const",
+    header = ("train steps", "T", "CPU-min", "ab-MSE", "gray", "constant", "vs const", "95 %", "PSNR", "gray", "const",
               "SSIM", "colorful", "orig", "spread", "orig", "top-1", "gray", "const", "false color", "orig")
     rows = [header]
     for run in runs:
         s = run["summary"]
-        rows.append((str(run["train_steps"]), f"{run['training']['cpu_minutes']:.1f}",
+        rows.append((str(run["train_steps"]), "model's" if run.get("temperature") is None else f"{run['temperature']:g}",
+                     f"{run['training']['cpu_minutes']:.1f}",
                      f"{s['model']['ab_mse']:.1f}", f"{s['gray']['ab_mse']:.1f}", f"{s['constant']['ab_mse']:.1f}",
                      f"{s['ratios']['ab_mse_vs_constant']:.3f}",
                      "{:.2f}-{:.2f}".format(*s["intervals"]["ab_mse_vs_constant"]), f"{s['model']['psnr']:.2f}",
@@ -178,21 +183,24 @@ def main():
             print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
             model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed, args.model)
         training = json.loads((model_run / "training_summary.json").read_text())
-        pictures = []
-        result = evaluate(model_run, args.max_val, workdir / f"gallery_{steps}.html",
-                          f"bsds500/val, profile {args.profile}, {steps} steps", pictures)
-        runs.append({"train_steps": steps, "fraction": fraction, "training": training, "summary": result["summary"],
-                     "constant_ab": result["constant_ab"], "targets_met": targets_met(result["summary"]),
-                     "gallery": str(workdir / f"gallery_{steps}.html"), "model_run": str(model_run)})
-        if steps == profile_steps or shown is None or shown[0]["train_steps"] != profile_steps:
-            shown = (runs[-1], pictures)
-        # Written after every budget: a run stopped during a long budget keeps the budgets it finished.
-        path = common.write_json(args.name, {
-            "profile": args.profile, "settings": PROFILES[args.profile], "model_overrides": args.model,
-            "seed": args.seed,
-            "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val", "targets": TARGETS,
-            "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})
-        print(f"results so far: {path}", flush=True)
+        for temperature in args.temperatures:
+            label = f"{steps}" if temperature is None else f"{steps}_T{temperature:g}"
+            pictures = []
+            result = evaluate(model_run, args.max_val, workdir / f"gallery_{label}.html",
+                              f"bsds500/val, profile {args.profile}, {steps} steps", pictures, temperature)
+            runs.append({"train_steps": steps, "fraction": fraction, "temperature": temperature, "training": training,
+                         "summary": result["summary"], "constant_ab": result["constant_ab"],
+                         "targets_met": targets_met(result["summary"]), "gallery": str(workdir / f"gallery_{label}.html"),
+                         "model_run": str(model_run)})
+            # The gallery: the profile's own budget if trained, else the largest; at the first temperature.
+            if shown is None or shown[0]["train_steps"] not in (steps, profile_steps):
+                shown = (runs[-1], pictures)
+            # Written after every evaluation: a run stopped during a long budget keeps what it finished.
+            path = common.write_json(args.name, {
+                "profile": args.profile, "settings": PROFILES[args.profile], "model_overrides": args.model,
+                "seed": args.seed, "train_folders": list(TRAIN_FOLDERS), "eval_folder": "bsds500/val",
+                "targets": TARGETS, "nproc": os.cpu_count(), "load_average": os.getloadavg(), "runs": runs})
+            print(f"results so far: {path}", flush=True)
     print(table(runs))
     best, pictures = shown
     print(f"gallery of {best['train_steps']} steps: "

@@ -219,3 +219,32 @@ def test_evaluate_command_prints_the_table_and_writes_both_files(model_base, pho
     assert report["model"] == str(model_base / "2")
     assert len(report["photos"]) == 3
     assert (tmp_path / "out" / "gallery.html").read_text().count("<section>") == 3
+
+
+@pytest.mark.slow  # a Lite0 model trained, exported and served, and a Transform graph: ~1 min alone, 2.5 at load 3
+def test_a_bin_classifier_is_measured_at_the_temperature_asked_for(tmp_path, photos, shared_data):
+    """``saved_model_colorizer(path, temperature)`` re-tempers the exported model's annealed mean (how
+    benchmarks/quality.py measures one training at several temperatures); a model without one is refused."""
+    from export_fixtures import SIZE, tiny_model, training_photos, write_transform_output
+    from colornet.components.model import export, network
+    from colornet.schemas.config import ModelConfig
+
+    tf.keras.utils.set_random_seed(0)
+    config = ModelConfig(variant="lite0_unet", image_size=SIZE, loss="classification", backbone_weights="none",
+                         learning_rate=3e-3)
+    model = network.compile_model(network.build_model(config), config)
+    lightness = tf.random.uniform([4, SIZE, SIZE, 1], -1.0, 1.0, seed=1)
+    two_colors = tf.concat([tf.zeros([2, SIZE, SIZE, 2]) + [0.3, 0.45], tf.zeros([2, SIZE, SIZE, 2]) - [0.1, 0.4]], 0)
+    model.fit({"L": lightness}, two_colors, epochs=20, verbose=0)  # one photo could be either: two modes
+    tft_output = write_transform_output(tmp_path / "transform_graph", training_photos(shared_data))
+    path = export.export_serving_model(model, tft_output, SIZE, str(tmp_path / "bins"))
+    gray_photo = (photos / "astronaut.png").read_bytes()
+
+    def chroma(temperature):
+        colorized = report_lib.read_rgb(report_lib.saved_model_colorizer(path, temperature)([gray_photo])[0])
+        return float(np.abs(skimage.color.rgb2lab(colorized)[..., 1:]).mean())
+
+    assert chroma(0.1) > chroma(1.0) + 1.0  # the mode is more vivid than the mean of two colors
+    alpha = export.export_serving_model(tiny_model(), tft_output, SIZE, str(tmp_path / "alpha"))
+    with pytest.raises(ValueError, match="not a bin classifier"):
+        report_lib.saved_model_colorizer(alpha, 0.5)

@@ -355,12 +355,21 @@ def resolve_saved_model_dir(path) -> Path:
     return path / str(versions[-1])
 
 
-def saved_model_colorizer(path) -> ColorizeFn:
+def saved_model_colorizer(path, temperature: Optional[float] = None) -> ColorizeFn:
     """A ``colorize_fn`` calling the ``serving_default`` signature of a SavedModel, in-process
-    (``serving_contract``: encoded images in, PNG bytes out, as the served model does)."""
+    (``serving_contract``: encoded images in, PNG bytes out, as the served model does). ``temperature``
+    re-tempers a bin classifier's annealed mean (``network.AnnealedMean``) in this copy of the model, so
+    one training is measured at several temperatures."""
     loaded = tf.saved_model.load(str(resolve_saved_model_dir(path)))
     if contract.SERVING_SIGNATURE not in loaded.signatures:
         raise ValueError(f"{path} has no {contract.SERVING_SIGNATURE} signature (it has {list(loaded.signatures)})")
+    if temperature is not None:
+        variables = [variable for variable in getattr(loaded, "variables", ())
+                     if variable.name.split("/")[-1].startswith("temperature")]
+        if not variables:
+            raise ValueError(f"{path} has no annealed mean to re-temper (it is not a bin classifier)")
+        for variable in variables:
+            variable.assign(temperature)
 
     def colorize(images: list[bytes]) -> list[bytes]:
         # Looked up through ``loaded`` on each call: the signature's variables live only as long as it.
