@@ -80,7 +80,8 @@ def test_the_evaluator_measures_candidate_and_baseline_on_transformed_examples(t
          specs.BASELINE_MODEL_KEY: [_model(export_dir.parent)]},
         {specs.EVALUATION_KEY: [evaluation], specs.BLESSING_KEY: [blessing]},
         {specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(eval_config(BlessingConfig(
-            max_ab_mse_vs_gray=1e9, max_ab_mse_vs_constant=1e9, min_colorfulness_ratio=0.0))),
+            max_ab_mse_vs_gray=1e9, max_ab_mse_vs_constant=1e9, min_colorfulness_ratio=0.0, min_eval_photos=1,
+            min_top1_gain_over_gray=-1.0))),
          specs.EXAMPLE_SPLITS_KEY: json.dumps(["eval"])})
 
     models = {key.model_name for metrics in tfma.load_metrics(str(tmp_path / "evaluation"))
