@@ -148,6 +148,8 @@ class ModelConfig(_Section):
                                            "the steps, then a cosine decay to a thousandth", choices=LR_SCHEDULES)
     loss: str = _option("mse", "training loss on ab (classification: Zhang et al.'s ab bins, lite0_unet only)",
                         choices=LOSSES)
+    rebalance_mix: float = _option(0.5, "classification: Zhang et al.'s lambda, the share of uniform in the bin prior "
+                                        "whose inverse weighs each pixel (1: no rebalancing; 0: the photos' prior alone)")
     annealing_temperature: float = _option(0.38, "classification: the temperature of the annealed mean that turns "
                                                  "bin probabilities into one color (1: their mean, desaturated; "
                                                  "lower: more vivid)")
@@ -160,6 +162,8 @@ class ModelConfig(_Section):
             raise ConfigError(f"model.classifier is a unet option ({self.variant} decides its classifier itself)")
         if self.loss == "classification" and self.variant != "lite0_unet":
             raise ConfigError(f"model.loss classification needs the lite0_unet variant, not {self.variant}")
+        if not 0.0 <= self.rebalance_mix <= 1.0:
+            raise ConfigError(f"model.rebalance_mix must be within 0..1, got {self.rebalance_mix}")
         if self.annealing_temperature <= 0:
             raise ConfigError(f"model.annealing_temperature must be > 0, got {self.annealing_temperature}")
         if not 0 <= self.encoder_trainable_stages <= LITE0_STAGES:

@@ -182,9 +182,25 @@ def test_bin_classification_prefers_the_true_colors_bins():
     distance = np.sum(np.square(bins - [30.0, 60.0]), axis=-1)
     near, far = (tf.constant(np.broadcast_to(logits, (1, 2, 2, len(bins))), tf.float32)
                  for logits in (-distance / 50.0, -np.sum(np.square(bins + [30.0, 60.0]), axis=-1) / 50.0))
-    assert float(model_lib.losses.bin_classification(truth, near)[0]) < float(
-        model_lib.losses.bin_classification(truth, far)[0]) - 1.0
+    assert float(model_lib.losses.BinClassification().call(truth, near)[0]) < float(
+        model_lib.losses.BinClassification().call(truth, far)[0]) - 1.0
     assert 200 < len(bins) < 330 and np.all(np.abs(bins) <= 110)  # sRGB's ab cells of a 10-unit grid
+
+
+def test_rebalancing_weighs_rare_colors_up_and_keeps_the_mean_weight_one():
+    bins = model_lib.losses.ab_bins()
+    gray = int(np.argmin(np.sum(np.square(bins), axis=-1)))
+    blue = int(np.argmin(np.sum(np.square(bins - [10.0, -60.0]), axis=-1)))
+    truth = np.zeros([4, 8, 8, 2], np.float32)
+    truth[0, :2, :2] = np.array([10.0, -60.0]) / 128.0  # one blue 2x2 patch: 1 of the 64 half-size pixels
+    counts = model_lib.losses.bin_counts(tf.constant(truth))
+    assert counts.sum() == 64 and counts[gray] == 63 and counts[blue] == 1
+    weights = model_lib.losses.rebalancing_weights(counts)
+    assert weights[blue] > 5 * weights[gray]
+    # With mix 1 every bin weighs the same: no rebalancing.
+    np.testing.assert_allclose(model_lib.losses.rebalancing_weights(counts, mix=1.0), 1.0, rtol=1e-5)
+    # A uniform prior needs almost none (the smoothing thins it at the gamut's edge).
+    np.testing.assert_allclose(model_lib.losses.rebalancing_weights(np.ones(len(bins))), 1.0, rtol=0.2)
 
 
 def test_unet_sees_the_row_and_the_whole_photo():

@@ -32,6 +32,7 @@ REBALANCE_CHROMA = 20.0  # Lab units: a pixel this saturated counts twice
 BIN_STEP = 10.0  # Lab units between ab bin centres (Zhang et al.'s grid)
 SOFT_NEIGHBOURS = 5  # bins a true color is spread over
 SOFT_SIGMA = 5.0  # Lab units: the Gaussian weighting of those bins by distance
+REBALANCE_MIX = 0.5  # Zhang et al.'s lambda: the rebalancing prior is half the photos', half uniform
 
 
 def ab_squared_error(ab_true_scaled, ab_pred_scaled):
@@ -75,22 +76,57 @@ def ab_bins():
     return (cells * BIN_STEP).astype(np.float32)
 
 
-def bin_classification(y_true, logits):
-    """Cross-entropy of the bin logits ([batch, h, w, Q]) against the true ab / 128 ([batch, 2h, 2w, 2] or
-    flattened), soft-encoded on its ``SOFT_NEIGHBOURS`` nearest bins with Gaussian weights."""
-    centres = tf.constant(ab_bins())
-    shape = tf.shape(logits)
-    ab = tf.reshape(tf.cast(y_true, tf.float32), [shape[0], 2 * shape[1], 2 * shape[2], 2])
+def _nearest_bins(y_true, half_size_shape, count):
+    """The true ab / 128 ([batch, 2h, 2w, 2] or flattened) averaged 2x2 to the head's [h, w], and each pixel's
+    ``count`` nearest bins: (negative squared distances, indices), [pixels, count] each."""
+    ab = tf.reshape(tf.cast(y_true, tf.float32), [half_size_shape[0], 2 * half_size_shape[1], 2 * half_size_shape[2], 2])
     ab = tf.reshape(tf.nn.avg_pool2d(ab, 2, 2, "VALID") * preprocessing.AB_SCALE, [-1, 1, 2])
-    negative_distance, nearest = tf.math.top_k(-tf.reduce_sum(tf.square(ab - centres), axis=-1), SOFT_NEIGHBOURS)
-    weights = tf.nn.softmax(negative_distance / (2.0 * SOFT_SIGMA ** 2), axis=-1)  # exp(-d^2 / 2 sigma^2), summing to 1
-    log_probabilities = tf.nn.log_softmax(tf.reshape(tf.cast(logits, tf.float32), [-1, centres.shape[0]]))
-    cross_entropy = -tf.reduce_sum(weights * tf.gather(log_probabilities, nearest, batch_dims=1), axis=-1)
-    return tf.reduce_mean(tf.reshape(cross_entropy, [shape[0], -1]), axis=-1)
+    return tf.math.top_k(-tf.reduce_sum(tf.square(ab - tf.constant(ab_bins())), axis=-1), count)
 
 
-def get_loss(name):
-    """The Keras loss for ``name`` (one of ``LOSSES``)."""
+def bin_counts(y_true):
+    """How many pixels of the true ab / 128 ([batch, h, w, 2], h and w even) fall nearest to each bin, at the
+    head's half size: [Q] float64. The photos' color prior for ``rebalancing_weights``."""
+    shape = tf.shape(y_true)
+    _, nearest = _nearest_bins(y_true, [shape[0], shape[1] // 2, shape[2] // 2], 1)
+    return np.bincount(nearest.numpy().ravel(), minlength=len(ab_bins())).astype(np.float64)
+
+
+def rebalancing_weights(counts, mix=REBALANCE_MIX):
+    """Zhang et al.'s class rebalancing: per bin, 1 / ((1 - mix) * prior + mix / Q), scaled so that the prior's
+    expected weight is 1, where the prior is ``counts`` smoothed by a Gaussian of ``SOFT_SIGMA`` over the bins.
+    Near-gray bins hold most pixels of most photos: unweighted, the cross-entropy is lowest for a model that
+    keeps near gray wherever it is unsure, and saturated colors are never worth predicting."""
+    centres = ab_bins()
+    kernel = np.exp(-np.sum(np.square(centres[:, None] - centres[None]), axis=-1) / (2.0 * SOFT_SIGMA ** 2))
+    prior = kernel @ (np.asarray(counts, np.float64) / max(np.sum(counts), 1.0))
+    prior /= prior.sum()
+    weights = 1.0 / ((1.0 - mix) * prior + mix / len(centres))
+    return (weights / np.sum(prior * weights)).astype(np.float32)
+
+
+class BinClassification(keras.losses.Loss):
+    """Cross-entropy of the bin logits ([batch, h, w, Q]) against the true ab / 128 ([batch, 2h, 2w, 2] or
+    flattened), soft-encoded on its ``SOFT_NEIGHBOURS`` nearest bins with Gaussian weights; each pixel weighted
+    by its nearest bin's ``weights`` (``rebalancing_weights``; none: 1)."""
+
+    def __init__(self, weights=None, name="bin_classification"):
+        super().__init__(name=name)
+        self.weights = None if weights is None else np.asarray(weights, np.float32)
+
+    def call(self, y_true, logits):
+        shape = tf.shape(logits)
+        negative_distance, nearest = _nearest_bins(y_true, shape, SOFT_NEIGHBOURS)
+        soft = tf.nn.softmax(negative_distance / (2.0 * SOFT_SIGMA ** 2), axis=-1)  # exp(-d^2 / 2 sigma^2), summing to 1
+        log_probabilities = tf.nn.log_softmax(tf.reshape(tf.cast(logits, tf.float32), [-1, len(ab_bins())]))
+        cross_entropy = -tf.reduce_sum(soft * tf.gather(log_probabilities, nearest, batch_dims=1), axis=-1)
+        if self.weights is not None:
+            cross_entropy *= tf.gather(tf.constant(self.weights), nearest[:, 0])
+        return tf.reduce_mean(tf.reshape(cross_entropy, [shape[0], -1]), axis=-1)
+
+
+def get_loss(name, bin_weights=None):
+    """The Keras loss for ``name`` (one of ``LOSSES``); ``bin_weights`` rebalances ``classification``."""
     if name == "mse":
         return keras.losses.MeanSquaredError()
     if name == "huber":
@@ -98,5 +134,5 @@ def get_loss(name):
     if name == "rebalanced":
         return rebalanced_mse
     if name == "classification":
-        return bin_classification
+        return BinClassification(bin_weights)
     raise ValueError(f"unknown loss {name!r}")

@@ -303,7 +303,7 @@ class AnnealedMean(keras.layers.Layer):
 
 
 class BinClassifier(keras.Model):
-    """A colorizer that predicts ab bins (``losses.bin_classification``): its output is ab / 128, as every
+    """A colorizer that predicts ab bins (``losses.BinClassification``): its output is ab / 128, as every
     variant's (serving, the callbacks, the Evaluator see no difference), read out of the bin logits by
     ``readout`` (``AnnealedMean``, upsampled); ``fit`` computes the loss on the logits (``bin_logits``) and the
     metrics on the ab read out of them."""
@@ -401,15 +401,15 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "total_steps": self.total_steps, "warmup": self.warmup}
 
 
-def compile_model(model, config, total_steps=1):
+def compile_model(model, config, total_steps=1, bin_weights=None):
     """Adam on ``config.loss`` over ab / 128, at ``config.learning_rate`` or, with the ``one_cycle``
     schedule, peaking there over ``total_steps``; as metrics, ab-MSE in Lab units and its ratios to gray
     and to the best constant color (``evaluation/metrics.py``), logged per epoch for training and
-    validation."""
+    validation. ``bin_weights`` rebalances the ``classification`` loss (``losses.rebalancing_weights``)."""
     rate = config.learning_rate if config.lr_schedule == "constant" else OneCycle(config.learning_rate, total_steps)
     model.compile(
         optimizer=keras.optimizers.Adam(rate),
-        loss=losses.get_loss(config.loss),
+        loss=losses.get_loss(config.loss, bin_weights),
         metrics=[metrics.AbMse(), metrics.AbMseVsGray(), metrics.AbMseVsConstant()],
     )
     return model

@@ -30,9 +30,10 @@ from tfx_bsl.public import tfxio
 
 from ...schemas.config import ModelConfig, TrainingConfig
 from ...schemas import features
-from . import augmentation, callbacks, example_codec, export, network
+from . import augmentation, callbacks, example_codec, export, losses, network
 
 KERAS_WEIGHTS_FILE = "keras_weights.h5"
+PRIOR_BATCHES = 20  # training batches whose colors give the classification loss its prior (``_bin_weights``)
 TRAINING_SUMMARY_FILE = "training_summary.json"
 
 
@@ -118,6 +119,16 @@ def _write_training_summary(model_run_dir, model, training, started):
     logging.info("Training: %s", summary)
 
 
+def _bin_weights(model_config, train_ds):
+    """The classification loss's rebalancing weights, from the colors of ``PRIOR_BATCHES`` training batches
+    (``losses.rebalancing_weights``; the photos' own prior, measured in well under a CPU-second); None for
+    the other losses and for ``rebalance_mix`` 1 (no rebalancing)."""
+    if model_config.loss != "classification" or model_config.rebalance_mix >= 1.0:
+        return None
+    counts = sum(losses.bin_counts(ab) for _, ab in train_ds.take(PRIOR_BATCHES))
+    return losses.rebalancing_weights(counts, model_config.rebalance_mix)
+
+
 def run_fn(fn_args):
     """TFX Trainer entry point."""
     model_config = ModelConfig.from_dict(fn_args.custom_config["model"])
@@ -128,17 +139,20 @@ def run_fn(fn_args):
         keras.utils.set_random_seed(training.seed)
 
     set_precision_policy()
-    with distribution_strategy().scope():
-        model = network.compile_model(network.build_model(model_config), model_config, fn_args.train_steps or 1)
+    strategy = distribution_strategy()
+    with strategy.scope():
+        model = network.build_model(model_config)
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, size, True, training,
+                            model.input_names)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training,
+                           model.input_names)
+    with strategy.scope():
+        network.compile_model(model, model_config, fn_args.train_steps or 1, bin_weights=_bin_weights(model_config, train_ds))
         checkpoint = callbacks.EpochCheckpoint(
             training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
         initial_epoch = checkpoint.restore()
     if not initial_epoch and fn_args.base_model:
         warm_start(model, fn_args.base_model)
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, size, True, training,
-                            model.input_names)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training,
-                           model.input_names)
 
     fit_callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
