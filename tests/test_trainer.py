@@ -250,3 +250,20 @@ def test_run_fn_trains_and_exports_each_variant(tiny_data, tmp_path, variant):
     trainer.run_fn(fn_args)
     assert os.path.exists(os.path.join(fn_args.serving_model_dir, "saved_model.pb"))
     assert _epochs_logged(fn_args) == [0, 1]
+
+
+def test_the_classification_loss_is_rebalanced_by_the_training_photos_colors():
+    """``_bin_weights`` counts the colors of the first training batches: a color they rarely show weighs more
+    than the near-gray most pixels have; other losses, and rebalance_mix 1, get no weights."""
+    bins = model_lib.losses.ab_bins()
+    blue = int(np.argmin(np.sum(np.square(bins - [10.0, -60.0]), axis=-1)))
+    gray = int(np.argmin(np.sum(np.square(bins), axis=-1)))
+    labels = np.zeros([8, 16, 16, 2], np.float32)
+    labels[:, :4, :4] = np.array([10.0, -60.0]) / 128.0  # a blue corner in every photo
+    batches = tf.data.Dataset.from_tensor_slices(({"L": np.zeros([8, 16, 16, 1], np.float32)}, labels)).batch(2).repeat()
+    config = ModelConfig(variant="lite0_unet", image_size=16, loss="classification")
+    weights = trainer._bin_weights(config, batches)
+    assert weights.shape == (len(bins),) and weights[blue] > 3 * weights[gray]
+    assert trainer._bin_weights(ModelConfig(variant="lite0_unet", image_size=16), batches) is None
+    assert trainer._bin_weights(ModelConfig(variant="lite0_unet", image_size=16, loss="classification",
+                                            rebalance_mix=1.0), batches) is None
