@@ -122,7 +122,7 @@ class BinClassification(keras.losses.Loss):
         cross_entropy = -tf.reduce_sum(soft * tf.gather(log_probabilities, nearest, batch_dims=1), axis=-1)
         if self.weights is not None:
             cross_entropy *= tf.gather(tf.constant(self.weights), nearest[:, 0])
-        return tf.reduce_mean(tf.reshape(cross_entropy, [shape[0], -1]), axis=-1)
+        return _per_example(tf.reshape(cross_entropy, [shape[0], -1]))
 
 
 def get_loss(name, bin_weights=None):
