@@ -195,7 +195,8 @@ class TrainingConfig(_Section):
 
     batch_size: int = _option(8, "photos per training step")
     epochs: int = _option(1, "the training steps are split into this many epochs (a checkpoint and TensorBoard "
-                             "samples after each)")
+                             "samples after each; fewer when there are fewer steps, the last one shorter when "
+                             "they do not divide)")
     augment: bool = _option(True, "random flips, rotations, zoom, shifts and shear in the input pipeline")
     checkpoint_dir: str = _option("", "where per-epoch checkpoints go (empty: inside the Trainer's run directory); "
                                       "a fixed folder lets a retried Trainer resume")

@@ -187,6 +187,18 @@ def test_bin_classification_prefers_the_true_colors_bins():
     assert 200 < len(bins) < 330 and np.all(np.abs(bins) <= 110)  # sRGB's ab cells of a 10-unit grid
 
 
+def test_nearest_bins_by_grid_lookup_are_the_nearest_of_all_bins():
+    # Every sRGB color, including the gamut's corners and edges where cells are missing around it.
+    levels = np.linspace(0.0, 1.0, 9, dtype=np.float32)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, 27, 27, 3)
+    truth = np.repeat(np.repeat(color.rgb2lab(rgb)[..., 1:].astype(np.float32), 2, 1), 2, 2) / 128.0
+    negative_distance, nearest = losses._nearest_bins(tf.constant(truth), [1, 27, 27], 5)
+    every_distance = np.sum(np.square(truth[0, ::2, ::2].reshape(-1, 1, 2) * 128.0 - losses.ab_bins()), -1)
+    np.testing.assert_allclose(-negative_distance.numpy(), np.sort(every_distance, axis=-1)[:, :5], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.take_along_axis(every_distance, nearest.numpy(), -1), -negative_distance.numpy(),
+                               rtol=1e-4, atol=1e-3)
+
+
 def test_rebalancing_weighs_rare_colors_up_and_keeps_the_mean_weight_one():
     bins = model_lib.losses.ab_bins()
     gray = int(np.argmin(np.sum(np.square(bins), axis=-1)))

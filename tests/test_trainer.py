@@ -136,12 +136,13 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
     assert _epochs_logged(first) == [0]
     assert _checkpoint_value(first, EPOCHS_DONE) == 1
 
-    # The same run directory with more epochs: continues after epoch 1 instead of starting over.
-    resumed = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": "alpha"}, epochs=3), train_steps=9)
+    # The same run directory with more epochs: continues after epoch 1 instead of starting over, and makes
+    # exactly the steps asked although 3 epochs do not divide them (4 + 4 + a last epoch cut at step 10).
+    resumed = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": "alpha"}, epochs=3), train_steps=10)
     trainer.run_fn(resumed)
     assert _epochs_logged(resumed) == [0, 1, 2]
     assert _checkpoint_value(resumed, EPOCHS_DONE) == 3
-    assert _checkpoint_value(resumed, OPTIMIZER_STEPS) == 9  # the optimizer state came back too
+    assert _checkpoint_value(resumed, OPTIMIZER_STEPS) == 10  # the optimizer state came back too
 
     steps_with_images = []
     samples_dir = os.path.join(first.model_run_dir, "samples")
@@ -166,9 +167,17 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
         assert sorted(quality_steps[tag]) == [1, 2, 3], tag
     with open(os.path.join(resumed.model_run_dir, trainer.TRAINING_SUMMARY_FILE)) as summary_file:
         summary = json.load(summary_file)
-    assert summary["optimizer_steps"] == 9 and summary["photos_seen"] == 36 and summary["cpu_minutes"] > 0
+    assert summary["optimizer_steps"] == 10 and summary["photos_seen"] == 40 and summary["cpu_minutes"] > 0
     with open(os.path.join(resumed.model_run_dir, "training_log.csv")) as log:
         assert {"ab_mse_vs_constant", "val_ab_mse_vs_constant", "val_ab_mse_vs_gray"} <= set(next(csv.reader(log)))
+
+
+@pytest.mark.parametrize("train_steps, epochs, plan", [
+    (175, 10, (10, 18)), (350, 10, (10, 35)), (5, 4, (3, 2)), (3, 10, (3, 1)), (1, 1, (1, 1))])
+def test_epoch_plan_reaches_the_steps_asked_within_the_epochs_asked(train_steps, epochs, plan):
+    planned_epochs, steps_per_epoch = trainer.epoch_plan(train_steps, epochs)
+    assert (planned_epochs, steps_per_epoch) == plan
+    assert planned_epochs <= epochs and (planned_epochs - 1) * steps_per_epoch < train_steps <= planned_epochs * steps_per_epoch
 
 
 @pytest.mark.slow  # two full run_fn calls (~1.5 min)

@@ -118,6 +118,19 @@ class ValidationQuality(keras.callbacks.Callback):
         self._writer.flush()
 
 
+class StepLimit(keras.callbacks.Callback):
+    """Stops training once the optimizer has made ``steps`` steps (counted across resumes: its
+    iterations are checkpointed); the epoch in progress ends early, validated and checkpointed."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+            self.model.stop_training = True
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training after ``minutes`` of wall time (checked after every batch); the
     epoch in progress ends early and the run finishes normally (checkpoint, export)."""

@@ -76,12 +76,39 @@ def ab_bins():
     return (cells * BIN_STEP).astype(np.float32)
 
 
+NEIGHBOURHOOD = 2  # grid cells searched each side of a color's own cell: 5 x 5 candidates, all bins within 15 units
+
+
+@functools.lru_cache(maxsize=None)
+def _bin_grid():
+    """``ab_bins`` as a lookup table over their grid, padded by ``NEIGHBOURHOOD`` cells: (table [rows, cols] int32,
+    bin index or -1 where the cell is no bin; the grid coordinate of its [0, 0] cell)."""
+    cells = np.round(ab_bins() / BIN_STEP).astype(np.int64)
+    origin = cells.min(axis=0) - NEIGHBOURHOOD
+    table = np.full(cells.max(axis=0) - origin + NEIGHBOURHOOD + 1, -1, np.int32)
+    table[tuple((cells - origin).T)] = np.arange(len(cells))
+    return table, origin
+
+
 def _nearest_bins(y_true, half_size_shape, count):
     """The true ab / 128 ([batch, 2h, 2w, 2] or flattened) averaged 2x2 to the head's [h, w], and each pixel's
-    ``count`` nearest bins: (negative squared distances, indices), [pixels, count] each."""
+    ``count`` nearest bins: (negative squared distances, indices), [pixels, count] each.
+
+    The bins are cells of a regular grid, so a color's nearest bins are among the ``(2 NEIGHBOURHOOD + 1)^2``
+    cells around its own: 25 distances per pixel instead of one per bin (261), looked up in ``_bin_grid``.
+    Cells that are no bin get a distance no soft weight survives (exp(-10^7)); a bin beyond the neighbourhood
+    (15+ units away) is never among the nearest of an sRGB color."""
     ab = tf.reshape(tf.cast(y_true, tf.float32), [half_size_shape[0], 2 * half_size_shape[1], 2 * half_size_shape[2], 2])
     ab = tf.reshape(tf.nn.avg_pool2d(ab, 2, 2, "VALID") * preprocessing.AB_SCALE, [-1, 1, 2])
-    return tf.math.top_k(-tf.reduce_sum(tf.square(ab - tf.constant(ab_bins())), axis=-1), count)
+    table, origin = _bin_grid()
+    offsets = np.stack(np.meshgrid(*[np.arange(-NEIGHBOURHOOD, NEIGHBOURHOOD + 1)] * 2, indexing="ij"), -1).reshape(-1, 2)
+    own = tf.clip_by_value(tf.cast(tf.round(ab / BIN_STEP), tf.int32) - origin, NEIGHBOURHOOD,
+                           np.array(table.shape, np.int32) - NEIGHBOURHOOD - 1)
+    candidates = own + offsets.astype(np.int32)  # [pixels, 25, 2] table coordinates
+    bins = tf.gather_nd(tf.constant(table), candidates)
+    distance = tf.reduce_sum(tf.square(ab - tf.cast(candidates + origin, tf.float32) * BIN_STEP), axis=-1)
+    negative_distance, chosen = tf.math.top_k(tf.where(bins >= 0, -distance, -1e9), count)
+    return negative_distance, tf.maximum(tf.gather(bins, chosen, batch_dims=1), 0)
 
 
 def bin_counts(y_true):

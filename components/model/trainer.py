@@ -19,6 +19,7 @@ A run that finds a checkpoint resumes after its last finished epoch; otherwise i
 import functools
 import json
 import logging
+import math
 import os
 import resource
 import time
@@ -130,11 +131,21 @@ def _bin_weights(model_config, train_ds):
     return losses.rebalancing_weights(counts, model_config.rebalance_mix)
 
 
+def epoch_plan(train_steps, epochs):
+    """``(epochs, steps_per_epoch)`` that reach exactly ``train_steps`` optimizer steps with at most ``epochs``
+    epochs: ``ceil(train_steps / epochs)`` steps each, the last epoch cut short by ``callbacks.StepLimit``
+    (Keras gives every epoch the same length; rounding down, as before, trained 170 of 175 steps unannounced)."""
+    train_steps = max(1, train_steps)
+    steps_per_epoch = math.ceil(train_steps / max(1, min(epochs, train_steps)))
+    return math.ceil(train_steps / steps_per_epoch), steps_per_epoch
+
+
 def run_fn(fn_args):
     """TFX Trainer entry point."""
     model_config = ModelConfig.from_dict(fn_args.custom_config["model"])
     training = TrainingConfig.from_dict(fn_args.custom_config["training"])
     size = model_config.image_size
+    train_steps = max(1, fn_args.train_steps or 1)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     if training.seed is not None:
         keras.utils.set_random_seed(training.seed)
@@ -148,7 +159,7 @@ def run_fn(fn_args):
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, size, False, training,
                            model.input_names)
     with strategy.scope():
-        network.compile_model(model, model_config, fn_args.train_steps or 1, bin_weights=_bin_weights(model_config, train_ds))
+        network.compile_model(model, model_config, train_steps, bin_weights=_bin_weights(model_config, train_ds))
         checkpoint = callbacks.EpochCheckpoint(
             training.checkpoint_dir or os.path.join(fn_args.model_run_dir, "checkpoints"), model)
         initial_epoch = checkpoint.restore()
@@ -160,19 +171,23 @@ def run_fn(fn_args):
         callbacks.ValidationQuality.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "quality")),
         keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
         checkpoint,
+        callbacks.StepLimit(train_steps),
     ]
     if training.samples:
         fit_callbacks.append(callbacks.SampleColorizations.from_dataset(
             eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples))
     if training.time_budget_minutes:
         fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
-    epochs = max(1, training.epochs)
+    epochs, steps_per_epoch = epoch_plan(train_steps, training.epochs)
+    if epochs != training.epochs:
+        logging.info("%d training steps in %d epochs of %d steps (asked: %d epochs)", train_steps, epochs,
+                     steps_per_epoch, training.epochs)
     started = _cost()
     model.fit(
         train_ds,
         epochs=epochs,
         initial_epoch=initial_epoch,
-        steps_per_epoch=max(1, (fn_args.train_steps or epochs) // epochs),
+        steps_per_epoch=steps_per_epoch,
         validation_data=eval_ds,
         validation_steps=max(1, fn_args.eval_steps or 1),
         callbacks=fit_callbacks,
