@@ -53,7 +53,8 @@ def parse_args():
                         help="overrides of the profile's model section (ModelConfig keys, e.g. loss=rebalanced)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: evaluate the newest Trainer run of --workdir that trained each budget's "
-                             "steps (re-measure a trained model with today's measures)")
+                             "steps with --seed and the profile's model settings and --model overrides "
+                             "(re-measure a trained model with today's measures)")
     args = parser.parse_args()
     args.model = dict(common.model_setting(item) for item in args.model)
     return args
@@ -69,13 +70,18 @@ def training_photos(workdir):
     return images
 
 
-def trained_run(pipeline_root, steps):
-    """The newest Trainer run under ``pipeline_root`` that trained ``steps`` optimizer steps."""
+def trained_run(pipeline_root, steps, seed, model):
+    """The newest Trainer run under ``pipeline_root`` that trained ``steps`` optimizer steps with ``seed`` and
+    the ``model`` settings (its ``training_summary.json`` says what it trained)."""
+    def trained(run):
+        summary = json.loads((run / "training_summary.json").read_text())
+        return (summary["optimizer_steps"] == steps and summary.get("seed") == seed
+                and all(summary.get("model", {}).get(key) == value for key, value in model.items()))
+
     runs = [run for run in pathlib.Path(pipeline_root, "Trainer", "model_run").glob("*") if run.name.isdigit()
-            and (run / "training_summary.json").exists()
-            and json.loads((run / "training_summary.json").read_text())["optimizer_steps"] == steps]
+            and (run / "training_summary.json").exists() and trained(run)]
     if not runs:
-        raise SystemExit(f"no Trainer run of {steps} steps under {pipeline_root}")
+        raise SystemExit(f"no Trainer run of {steps} steps, seed {seed} and model {model} under {pipeline_root}")
     return max(runs, key=lambda run: int(run.name))
 
 
@@ -178,7 +184,8 @@ def main():
     for steps in budgets:
         fraction = steps / profile_steps
         if args.evaluate_only:
-            model_run = trained_run(workdir / "pipeline" / "tfx", steps)
+            model_run = trained_run(workdir / "pipeline" / "tfx", steps, args.seed,
+                                    {**PROFILES[args.profile]["model"], **args.model})
         else:
             print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
             model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed, args.model)

@@ -168,6 +168,7 @@ def test_run_fn_checkpoints_each_epoch_writes_samples_and_resumes(tiny_data, tmp
     with open(os.path.join(resumed.model_run_dir, trainer.TRAINING_SUMMARY_FILE)) as summary_file:
         summary = json.load(summary_file)
     assert summary["optimizer_steps"] == 10 and summary["photos_seen"] == 40 and summary["cpu_minutes"] > 0
+    assert summary["model"]["variant"] == "alpha" and "seed" in summary  # what was trained, beside what it cost
     with open(os.path.join(resumed.model_run_dir, "training_log.csv")) as log:
         assert {"ab_mse_vs_constant", "val_ab_mse_vs_constant", "val_ab_mse_vs_gray"} <= set(next(csv.reader(log)))
 

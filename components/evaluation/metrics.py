@@ -144,6 +144,14 @@ def agreement(reference_top5, candidate_top5):
     return top1, top5
 
 
+def agreements(classifier, original_lab, candidates_lab):
+    """{side: (top-1, top-5) agreement [batch]} of each candidate's Lab photos with the originals' (``agreement``),
+    ``classifier`` (a ``Classifier``) running once on the originals and once per candidate."""
+    original = classifier.top5(lab.lab_to_rgb(original_lab))
+    return {side: agreement(original, classifier.top5(lab.lab_to_rgb(candidate)))
+            for side, candidate in candidates_lab.items()}
+
+
 def mean_ab(lab_image):
     """Each photo's mean (a, b): [batch, 2]."""
     return tf.reduce_mean(lab_image[..., 1:], axis=[1, 2])
@@ -311,9 +319,8 @@ class _SemanticStatistics(_Statistics):
 
     def _batch_sums(self, lightness, ab_true, ab_pred):
         truth, model = _square_photos(lightness, ab_true, ab_pred)
-        original = self._classifier.top5(lab.lab_to_rgb(truth))
-        top1, top5 = agreement(original, self._classifier.top5(lab.lab_to_rgb(model)))
-        gray_top1, gray_top5 = agreement(original, self._classifier.top5(lab.lab_to_rgb(with_ab(truth, 0.0))))
+        (top1, top5), (gray_top1, gray_top5) = agreements(
+            self._classifier, truth, {"model": model, "gray": with_ab(truth, 0.0)}).values()
         sums = {"top1": top1, "top5": top5, "gray_top1": gray_top1, "gray_top5": gray_top5}
         return {**{name: tf.reduce_sum(values) for name, values in sums.items()},
                 "photos": tf.cast(tf.shape(ab_true)[0], tf.float32)}
@@ -426,12 +433,11 @@ def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled, classifier=No
     values["ab_mse_vs_constant"] = values["ab_mse/model"] / values["ab_mse/constant"]
     values["ab_mse_vs_gray"] = values["ab_mse/model"] / values["ab_mse/gray"]
     if classifier is not None:
-        def rgb(ab):
-            return lab.lab_to_rgb(preprocessing.lab_from_model(tf.cast(lightness_scaled, tf.float32),
-                                                               tf.cast(ab, tf.float32)))
-        original = classifier.top5(rgb(ab_true_scaled))
-        for side, ab in candidates.items():
-            top1, top5 = agreement(original, classifier.top5(rgb(ab)))
+        def lab_photos(ab):
+            return preprocessing.lab_from_model(tf.cast(lightness_scaled, tf.float32), tf.cast(ab, tf.float32))
+        sides = agreements(classifier, lab_photos(ab_true_scaled),
+                           {side: lab_photos(ab) for side, ab in candidates.items()})
+        for side, (top1, top5) in sides.items():
             values[f"top1_agreement/{side}"] = float(tf.reduce_mean(top1))
             values[f"top5_agreement/{side}"] = float(tf.reduce_mean(top5))
     return values

@@ -108,13 +108,14 @@ def _cost():
     return time.monotonic(), usage.ru_utime + usage.ru_stime
 
 
-def _write_training_summary(model_run_dir, model, training, started):
-    """``training_summary.json``: what this training cost, on record beside the model (CPU time, not
-    wall time, is what compares across a shared machine's runs)."""
+def _write_training_summary(model_run_dir, model, model_config, training, started):
+    """``training_summary.json``: what this training was (model settings, seed) and cost, on record beside the
+    model (CPU time, not wall time, is what compares across a shared machine's runs)."""
     wall, cpu = (now - then for now, then in zip(_cost(), started))
     steps = int(model.optimizer.iterations.numpy())
     summary = {"optimizer_steps": steps, "photos_seen": steps * training.batch_size, "wall_minutes": wall / 60.0,
-               "cpu_minutes": cpu / 60.0, "nproc": os.cpu_count(), "load_average": os.getloadavg()}
+               "cpu_minutes": cpu / 60.0, "nproc": os.cpu_count(), "load_average": os.getloadavg(),
+               "model": model_config.to_dict(), "seed": training.seed}
     with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SUMMARY_FILE), "w") as summary_file:
         json.dump(summary, summary_file, indent=2)
     logging.info("Training: %s", summary)
@@ -193,6 +194,6 @@ def run_fn(fn_args):
         callbacks=fit_callbacks,
         verbose=2,
     )
-    _write_training_summary(fn_args.model_run_dir, model, training, started)
+    _write_training_summary(fn_args.model_run_dir, model, model_config, training, started)
     model.save_weights(os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), KERAS_WEIGHTS_FILE))
     export.export_serving_model(model, tft_output, size, fn_args.serving_model_dir)
