@@ -123,8 +123,8 @@ def _write_training_summary(model_run_dir, model, model_config, training, starte
 
 def _bin_weights(model_config, train_ds):
     """The classification loss's rebalancing weights, from the colors of ``PRIOR_BATCHES`` training batches
-    (``losses.rebalancing_weights``; the photos' own prior). The nearest-bin search costs ~0.8 CPU-s per batch of
-    16 photos at 224 px (2 cores), ~16 CPU-s per training, ~1 % of the ``cpu`` recipe's. None for the other
+    (``losses.rebalancing_weights``; the photos' own prior). The nearest-bin search (``losses._nearest_bins``'
+    grid lookup) costs ~0.2 CPU-s per batch of 16 photos at 224 px (2 cores, load ~4), ~5 CPU-s per training. None for the other
     losses and for ``rebalance_mix`` 1 (no rebalancing)."""
     if model_config.loss != "classification" or model_config.rebalance_mix >= 1.0:
         return None
