@@ -150,6 +150,9 @@ class ModelConfig(_Section):
                         choices=LOSSES)
     rebalance_mix: float = _option(0.5, "classification: Zhang et al.'s lambda, the share of uniform in the bin prior "
                                         "whose inverse weighs each pixel (1: no rebalancing; 0: the photos' prior alone)")
+    semantic_weight: float = _option(0.0, "lite0_unet with a regression loss: weight of the semantic loss, the "
+                                           "KL divergence of Lite0's ImageNet classes of the colorized photo from "
+                                           "those of the original (the classifier test, made smooth); 0: none")
     annealing_temperature: float = _option(0.38, "classification: the temperature of the annealed mean that turns "
                                                  "bin probabilities into one color (1: their mean, desaturated; "
                                                  "lower: more vivid)")
@@ -164,6 +167,11 @@ class ModelConfig(_Section):
             raise ConfigError(f"model.loss classification needs the lite0_unet variant, not {self.variant}")
         if not 0.0 <= self.rebalance_mix <= 1.0:
             raise ConfigError(f"model.rebalance_mix must be within 0..1, got {self.rebalance_mix}")
+        if self.semantic_weight < 0:
+            raise ConfigError(f"model.semantic_weight must be >= 0, got {self.semantic_weight}")
+        if self.semantic_weight and (self.variant != "lite0_unet" or self.loss == "classification"):
+            raise ConfigError("model.semantic_weight needs the lite0_unet variant with a regression loss "
+                              f"(mse, huber or rebalanced), not {self.variant} with {self.loss}")
         if self.annealing_temperature <= 0:
             raise ConfigError(f"model.annealing_temperature must be > 0, got {self.annealing_temperature}")
         if not 0 <= self.encoder_trainable_stages <= LITE0_STAGES:

@@ -7,6 +7,7 @@ import pytest
 import skimage.color
 import skimage.metrics
 import tensorflow as tf
+import tf_keras as keras
 from colornet.components.evaluation import metrics
 from colornet.components.evaluation import report as report_lib
 from colornet.components.model import lab
@@ -225,6 +226,23 @@ def test_classifier_agreement_of_a_photo_and_its_gray_version():
     candidate = tf.constant([[7, 0, 0, 0, 0], [9, 8, 7, 6, 5], [1, 2, 3, 4, 5]])
     top1, top5 = metrics.agreement(reference, candidate)
     assert top1.numpy().tolist() == [1.0, 0.0, 0.0] and top5.numpy().tolist() == [1.0, 1.0, 0.0]
+
+
+def test_semantic_divergence_is_zero_for_the_original_and_its_gradient_leads_gray_toward_its_colors():
+    classifier = metrics.Classifier()
+    coffee = tf.image.resize(_lab_batch(skimage_photo("coffee")), [224, 224])  # espresso (test_efficientnet_lite0)
+    gray = metrics.with_ab(coffee, 0.0)
+    assert float(metrics.semantic_divergence(classifier, coffee, coffee)[0]) == pytest.approx(0.0, abs=1e-4)
+    ab = tf.Variable(tf.zeros_like(coffee[..., 1:]))
+    optimizer = keras.optimizers.Adam(1.0)
+    divergences = []
+    for _ in range(10):
+        with tf.GradientTape() as tape:
+            divergence = metrics.semantic_divergence(classifier, coffee, tf.concat([coffee[..., :1], ab], -1))[0]
+        optimizer.apply_gradients([(tape.gradient(divergence, ab), ab)])
+        divergences.append(float(divergence))
+    assert divergences[0] == pytest.approx(float(metrics.semantic_divergence(classifier, coffee, gray)[0]))
+    assert divergences[0] > 0.05 and min(divergences) < 0.5 * divergences[0]
 
 
 def test_streaming_false_color_and_agreement_equal_the_per_photo_measures():

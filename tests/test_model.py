@@ -165,6 +165,23 @@ def test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color():
     np.testing.assert_allclose(painted, [40.0, 60.0], atol=8.0)
 
 
+def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_model():
+    config = _config("lite0_unet", semantic_weight=0.5)
+    model = model_lib.compile_model(model_lib.build_model(config), config)
+    plain = model_lib.build_model(_config("lite0_unet"))
+    assert [w.shape for w in model.weights] == [w.shape for w in plain.weights]  # no classifier of its own inside
+    lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=4)
+    target = tf.zeros([4, 32, 32, 2]) + tf.constant([0.3, -0.3])
+    history = model.fit({features.L: lightness}, target, validation_data=({features.L: lightness}, target), epochs=2,
+                        verbose=0).history
+    assert history["semantic_divergence"][0] > 0.0 and history["val_semantic_divergence"][1] > 0.0
+    assert history["loss"][1] < history["loss"][0]  # the regression term still drives it: the loss is its own
+    with pytest.raises(ValueError, match="semantic_weight needs the lite0_unet variant with a regression loss"):
+        _config("lite0_unet", semantic_weight=0.5, loss="classification")
+    with pytest.raises(ValueError, match="semantic_weight needs"):
+        _config("unet", semantic_weight=0.5)
+
+
 def test_annealed_mean_goes_from_the_mean_to_the_mode_as_it_cools():
     bins = model_lib.losses.ab_bins()
     blue, orange = (int(np.argmin(np.sum(np.square(bins - color), axis=-1))) for color in ([10.0, -50.0], [30.0, 60.0]))

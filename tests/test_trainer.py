@@ -254,9 +254,10 @@ def test_resumes_after_being_killed(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_run_fn_trains_and_exports_each_variant(tiny_data, tmp_path, variant):
-    fn_args = _fn_args(tiny_data, tmp_path, _trainer_config({"variant": variant}, epochs=2), train_steps=4)
+@pytest.mark.parametrize("model", [{"variant": variant} for variant in VARIANTS] +
+                         [{"variant": "lite0_unet", "semantic_weight": 0.1}], ids=list(VARIANTS) + ["semantic"])
+def test_run_fn_trains_and_exports_each_variant(tiny_data, tmp_path, model):
+    fn_args = _fn_args(tiny_data, tmp_path, _trainer_config(model, epochs=2), train_steps=4)
     trainer.run_fn(fn_args)
     assert os.path.exists(os.path.join(fn_args.serving_model_dir, "saved_model.pb"))
     assert _epochs_logged(fn_args) == [0, 1]

@@ -48,6 +48,7 @@ FALSE_COLOR_STEEPER = 3.0
 FALSE_COLOR_REACH = 2
 FALSE_COLOR_FLOOR = 1e-3
 CLASSIFIER_SIZE = 224  # Lite0's ImageNet resolution: every photo is resized (squashed) to it, whole
+KL_EPSILON = 1e-7  # keeps log(p) finite where Lite0 gives a class (rounded) zero probability
 
 
 def psnr(rgb_true, rgb_pred):
@@ -125,14 +126,18 @@ class Classifier:
     # Called from metrics' update_state, which Keras runs through AutoGraph: converting Lite0's call each
     # batch took seconds (measured 9 s for 3 photos, against 0.2 s called plainly).
     @tf.autograph.experimental.do_not_convert
-    def top5(self, rgb):
-        """RGB [batch, h, w, 3] in [0, 1] -> the 5 likeliest ImageNet classes of each photo, [batch, 5] int32."""
+    def probabilities(self, rgb):
+        """RGB [batch, h, w, 3] in [0, 1] -> ImageNet class probabilities [batch, 1000] (differentiable in ``rgb``)."""
         if self._model is None:
             with tf.init_scope():
                 self._model = efficientnet_lite0.build_lite0(self._weights)
+                self._model.trainable = False
         resized = tf.image.resize(tf.cast(rgb, tf.float32), [CLASSIFIER_SIZE, CLASSIFIER_SIZE], antialias=True)
-        probabilities = self._model(resized * 2.0 - 1.0, training=False)["probabilities"]
-        return tf.math.top_k(probabilities, k=5).indices
+        return self._model(resized * 2.0 - 1.0, training=False)["probabilities"]
+
+    def top5(self, rgb):
+        """RGB [batch, h, w, 3] in [0, 1] -> the 5 likeliest ImageNet classes of each photo, [batch, 5] int32."""
+        return tf.math.top_k(self.probabilities(rgb), k=5).indices
 
 
 def agreement(reference_top5, candidate_top5):
@@ -150,6 +155,17 @@ def agreements(classifier, original_lab, candidates_lab):
     original = classifier.top5(lab.lab_to_rgb(original_lab))
     return {side: agreement(original, classifier.top5(lab.lab_to_rgb(candidate)))
             for side, candidate in candidates_lab.items()}
+
+
+def semantic_divergence(classifier, original_lab, candidate_lab):
+    """KL(original's class probabilities || candidate's) of each photo, [batch] in nats: how much less the
+    ``classifier`` (a ``Classifier``) recognises in the candidate than in the original, as a smooth quantity a
+    colorizer can be trained to lower (``network.SemanticColorizer``); the classifier test counts only top-1
+    flips. Differentiable in ``candidate_lab``; the original's side is a constant."""
+    original = tf.stop_gradient(classifier.probabilities(lab.lab_to_rgb(original_lab)))
+    candidate = classifier.probabilities(lab.lab_to_rgb(candidate_lab))
+    log_ratio = tf.math.log(original + KL_EPSILON) - tf.math.log(candidate + KL_EPSILON)
+    return tf.reduce_sum(original * log_ratio, axis=-1)
 
 
 def mean_ab(lab_image):
