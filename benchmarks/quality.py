@@ -13,7 +13,8 @@ after the first run), and evaluates each trained model's ``serving_default`` on
 Prints, per budget: training CPU-minutes (the Trainer's own ``training_summary.json``), ab-MSE beside
 gray and the constant (with its 95 % bootstrap interval over the photos), PSNR / SSIM / colorfulness /
 spread, the classifier test (top-1 agreement with the original: model, gray) and false color (model,
-originals), and whether issue 18's targets are met; writes ``benchmarks/results/<name>.json`` (with nproc and load average), an
+originals), whether issue 18's targets are met, and the pipeline gate's verdict on its own eval split (would
+`colornet run` push this model?); writes ``benchmarks/results/<name>.json`` (with nproc and load average), an
 HTML gallery per budget and ``docs/<name>-gallery.jpg`` (a grid of val photos colorized by the profile's
 own budget when it is among those trained, else the largest).
 """
@@ -93,14 +94,16 @@ def newest_trainer_run(pipeline_root):
 
 def train(profile, images, workdir, steps, seed, model):
     """One `colornet run` of ``profile`` with ``steps`` training steps and the ``model`` overrides; returns
-    the Trainer's run dir."""
+    the Trainer's run dir and the pipeline gate's verdict on its own eval split (``Verdict.to_dict``)."""
+    from colornet.components.evaluation import evaluator
     from colornet.pipeline import local_runner
     from colornet.schemas.config import pipeline_config
 
     config = pipeline_config(profile, images, workdir, train_steps=steps, warm_start=False,
                              training={"seed": seed}, model=model, beam_args=["--direct_running_mode=in_memory"])
     local_runner.run(config)
-    return newest_trainer_run(config.pipeline_root)
+    verdict = evaluator.latest_verdict(config.pipeline_root, config.blessing)
+    return newest_trainer_run(config.pipeline_root), {**verdict.to_dict(), "line": verdict.line()}
 
 
 def evaluate(model_run, max_val, gallery_path, title, pictures, temperature=None):
@@ -183,12 +186,14 @@ def main():
     budgets = sorted(args.steps or [max(1, round(profile_steps * fraction)) for fraction in args.fractions])
     for steps in budgets:
         fraction = steps / profile_steps
+        gate = None  # the pipeline's verdict: known when this invocation trained
         if args.evaluate_only:
             model_run = trained_run(workdir / "pipeline" / "tfx", steps, args.seed,
                                     {**PROFILES[args.profile]["model"], **args.model})
         else:
             print(f"[{args.profile}] training {steps} steps ({fraction:g} of the profile's)", flush=True)
-            model_run = train(args.profile, images, workdir / "pipeline", steps, args.seed, args.model)
+            model_run, gate = train(args.profile, images, workdir / "pipeline", steps, args.seed, args.model)
+            print(gate["line"], flush=True)
         training = json.loads((model_run / "training_summary.json").read_text())
         for temperature in args.temperatures:
             label = f"{steps}" if temperature is None else f"{steps}_T{temperature:g}"
@@ -198,7 +203,7 @@ def main():
             runs.append({"train_steps": steps, "fraction": fraction, "temperature": temperature, "training": training,
                          "summary": result["summary"], "constant_ab": result["constant_ab"],
                          "targets_met": targets_met(result["summary"]), "gallery": str(workdir / f"gallery_{label}.html"),
-                         "model_run": str(model_run)})
+                         "model_run": str(model_run), "gate": gate})
             # The gallery: the profile's own budget if trained, else the largest; at the first temperature.
             if shown is None or shown[0]["train_steps"] not in (steps, profile_steps):
                 shown = (runs[-1], pictures)

@@ -227,12 +227,15 @@ class BlessingConfig(_Section):
                                                  "eval photos' mean ab everywhere) must be below this: refuses tints")
     min_colorfulness_ratio: float = _option(0.2, "the colorized photos' colorfulness divided by the originals' must "
                                                  "be at least this (0: no floor)")
-    regression_tolerance: float = _option(0.0, "the candidate may be worse than the last blessed model by at most "
-                                               "this much ab-MSE (Lab units squared)")
+    regression_tolerance: float = _option(0.025, "the candidate's ab-MSE may exceed the last blessed model's (on the "
+                                                 "same eval split) by at most this fraction of it: two trainings of "
+                                                 "one recipe differ by ~2.5 % (0.860x and 0.881x the constant)")
     min_eval_photos: int = _option(50, "the eval split must hold at least this many photos: on fewer, the ratios "
                                        "are noise (14 photos said 1.26x-1.90x where 100 unseen ones said 0.96x)")
     min_top1_gain_over_gray: float = _option(0.0, "the classifier's top-1 agreement with the originals on the "
-                                                  "colorized photos minus on gray ones must be at least this (-1: off)")
+                                                  "colorized photos minus on gray ones must not be shown below this: "
+                                                  "the upper end of its 95 % interval over the photos is at least "
+                                                  "this (-1: off)")
     max_false_color_vs_original: float = _option(1.5, "the colorized photos' false-color rate (color edges without "
                                                        "lightness edges) divided by the originals' must be at most this")
 

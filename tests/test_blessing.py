@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from skimage import color, metrics as skmetrics
+from tensorflow_model_analysis.proto import validation_result_pb2
 
 import local_training
 from colornet.components.evaluation import evaluator as evaluation, metrics
@@ -121,7 +122,7 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
         ("ab_mse_vs_gray", expected["ab_mse_vs_gray"] >= 1.0),
         ("ab_mse_vs_constant", expected["ab_mse_vs_constant"] >= 1.0),
         ("colorfulness_ratio", measured["colorfulness_ratio"] < blessing.min_colorfulness_ratio),
-        ("top1_gain_over_gray", measured["top1_gain_over_gray"] < blessing.min_top1_gain_over_gray),
+        ("top1_gain_upper_bound", measured["top1_gain_upper_bound"] < blessing.min_top1_gain_over_gray),
         ("false_color_vs_original", measured["false_color_vs_original"] > blessing.max_false_color_vs_original))
         if failed}
     assert {line.split()[0] for line in others} == expected_failures
@@ -129,7 +130,7 @@ def test_tfma_metrics_match_numpy_and_blessing_follows_both_baselines(tmp_path_f
 
 def test_thresholds_are_strict_for_both_baselines_and_regression_is_lower_is_better():
     config = evaluation.eval_config(BlessingConfig(max_ab_mse_vs_gray=1.0, max_ab_mse_vs_constant=0.9,
-                                                   min_colorfulness_ratio=0.3, regression_tolerance=2.5,
+                                                   min_colorfulness_ratio=0.3, regression_tolerance=0.05,
                                                    min_eval_photos=40, min_top1_gain_over_gray=0.05,
                                                    max_false_color_vs_original=1.5))
     thresholds = {metric.class_name: metric.threshold for metric in config.metrics_specs[0].metrics}
@@ -138,14 +139,31 @@ def test_thresholds_are_strict_for_both_baselines_and_regression_is_lower_is_bet
         assert upper < bound and upper == pytest.approx(bound)
     assert thresholds["ColorfulnessRatio"].value_threshold.lower_bound.value == 0.3
     assert thresholds["ExampleCount"].value_threshold.lower_bound.value == 40
-    assert thresholds["Top1GainOverGray"].value_threshold.lower_bound.value == 0.05
+    assert thresholds["Top1GainUpperBound"].value_threshold.lower_bound.value == 0.05  # refused beyond chance only
+    assert not thresholds["Top1GainOverGray"].HasField("value_threshold")
     assert thresholds["FalseColorVsOriginal"].value_threshold.upper_bound.value == 1.5  # at most: inclusive
     change = thresholds["AbMse"].change_threshold
-    assert change.direction == tfma.MetricDirection.LOWER_IS_BETTER and change.absolute.value == 2.5
+    assert change.direction == tfma.MetricDirection.LOWER_IS_BETTER and change.relative.value == 0.05
+    assert not change.HasField("absolute")
     assert config.options.compute_confidence_intervals.value
     unthresholded = evaluation.eval_config(BlessingConfig(min_colorfulness_ratio=0.0, min_top1_gain_over_gray=-1.0))
     assert not any(metric.HasField("threshold") for metric in unthresholded.metrics_specs[0].metrics
-                   if metric.class_name in ("ColorfulnessRatio", "Top1GainOverGray"))
+                   if metric.class_name in ("ColorfulnessRatio", "Top1GainUpperBound"))
+
+
+def test_failure_lines_name_the_metric_and_say_what_the_semantic_and_regression_bounds_mean():
+    thresholds = {metric.class_name: metric.threshold for metric in evaluation.eval_config().metrics_specs[0].metrics}
+
+    def line(class_name, name, value):
+        return evaluation._failure_line(validation_result_pb2.ValidationFailure(
+            metric_key={"name": name}, metric_threshold=thresholds[class_name],
+            metric_value={"double_value": {"value": value}}))
+
+    assert line("Top1GainUpperBound", "top1_gain_upper_bound", -0.0123) == (
+        "top1_gain_upper_bound -0.012 is below 0: the classifier recognises fewer colorized photos than gray ones, "
+        "beyond chance (the top-1 gain's 95 % interval ends there)")
+    assert line("AbMse", "ab_mse", 151.0) == "ab_mse is worse than the last blessed model's by more than 2.5 %"
+    assert line("FalseColorVsOriginal", "false_color_vs_original", 2.0) == "false_color_vs_original 2.000 is above 1.5"
 
 
 def _verdict(blessed, ratio, refuses_tints=True, failures=()):
@@ -309,7 +327,7 @@ def test_a_refused_run_says_why_and_a_rerun_says_why_nothing_happens(pipeline_ru
     regressed = pipeline_runs[3][3]  # the last run: refused for regressing
     verdict = evaluation.latest_verdict(regressed.pipeline_root)
     assert not verdict.blessed
-    assert verdict.failures == ["ab_mse is worse than the last blessed model's by more than 0"]
+    assert verdict.failures == ["ab_mse is worse than the last blessed model's by more than 2.5 %"]
     assert local_runner.run(regressed) is False
     printed = capsys.readouterr().out
     assert "nothing to do; --no-cache runs it again" in printed and "Evaluator: NOT BLESSED" in printed

@@ -264,6 +264,9 @@ def test_streaming_false_color_and_agreement_equal_the_per_photo_measures():
     assert _streamed(metrics.Top1Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(model_top1)))
     assert _streamed(metrics.Top5Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(model_top5)))
     assert _streamed(metrics.GrayTop1Agreement, ab, prediction, batches=3) == pytest.approx(float(np.mean(gray_top1)))
+    differences = np.asarray(model_top1) - np.asarray(gray_top1)
+    upper = np.mean(differences) + 1.959964 * np.std(differences, ddof=1) / np.sqrt(len(differences))
+    assert _streamed(metrics.Top1GainUpperBound, ab, prediction, batches=3) == pytest.approx(upper, abs=1e-5)
     truth = tf.concat([lightness, ab], axis=-1)
     assert _streamed(metrics.Top1GainOverGray, ab, truth, batches=3) == pytest.approx(1.0 - float(np.mean(gray_top1)))
     # TFMA stores and merges a metric's variables: Lite0's must not be among them.

