@@ -410,7 +410,7 @@ def config_flags(section):
                                for name, settings in PROFILES.items()
                                if field.name in settings.get(section.section_name(), {}))
         kwargs = {"dest": f"{section.section_name()}__{field.name}", "default": None,
-                  "help": f"{field.metadata['help']} (default: {field.default}"
+                  "help": f"{field.metadata['help'].replace('%', '%%')} (default: {field.default}"  # argparse formats
                           + (f"; profiles: {by_profile})" if by_profile else ")")}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -61,6 +61,10 @@ def test_cli_flags_come_from_the_config_fields(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--images", "x", "--variant", "gamma"])
     assert "invalid choice: 'gamma'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # every field's help, as argparse formats it ("95 %" is not a format)
+        parser.parse_args(["run", "--help"])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "its 95 % interval" in printed and "--semantic-weight SEMANTIC_WEIGHT" in printed
 
 
 def test_an_invalid_value_from_the_command_line_is_a_plain_error(tmp_path, capsys):
