@@ -152,7 +152,8 @@ class ModelConfig(_Section):
                                         "whose inverse weighs each pixel (1: no rebalancing; 0: the photos' prior alone)")
     semantic_weight: float = _option(0.0, "lite0_unet with a regression loss: weight of the semantic loss, the "
                                            "KL divergence of Lite0's ImageNet classes of the colorized photo from "
-                                           "those of the original (the classifier test, made smooth); 0: none")
+                                           "those of the original (the classifier test, made smooth; measured: "
+                                           "no gain at 0.01, a brown cast at 0.03); 0: none")
     annealing_temperature: float = _option(0.38, "classification: the temperature of the annealed mean that turns "
                                                  "bin probabilities into one color (1: their mean, desaturated; "
                                                  "lower: more vivid)")
