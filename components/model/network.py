@@ -344,7 +344,10 @@ class SemanticColorizer(keras.Model):
     running mean (logged as ``semantic_divergence``, for validation too), is held in a plain object: neither
     is part of the model's weights, checkpoints or SavedModel, so its weights file is a plain lite0_unet's and
     warm-starts either. Costs one Lite0 forward pass on the original and a forward and backward pass on the
-    colorized photo per step (~0.8 CPU-s per batch of 16 at 224 px, 2 cores; a step without it ~2.4)."""
+    colorized photo per step: 3.7 CPU-s per step of 16 photos at 224 px against 2.4 without (2 cores, load ~4).
+
+    Measured (README, Quality): at weight 0.01 it scores as MSE alone; at 0.03 the classifier agrees a little
+    more often but every photo takes a brown cast (brown keeps Lite0's answer as well as the true colors do)."""
 
     class _Term:
         def __init__(self, weight, classifier):
