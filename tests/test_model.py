@@ -166,16 +166,18 @@ def test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color():
 
 
 def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_model():
-    config = _config("lite0_unet", semantic_weight=0.5)
+    keras.utils.set_random_seed(5)
+    config = _config("lite0_unet", semantic_weight=0.5, learning_rate=3e-3)
     model = model_lib.compile_model(model_lib.build_model(config), config)
     plain = model_lib.build_model(_config("lite0_unet"))
     assert [w.shape for w in model.weights] == [w.shape for w in plain.weights]  # no classifier of its own inside
     lightness = tf.random.uniform([4, 32, 32, 1], -1.0, 1.0, seed=4)
     target = tf.zeros([4, 32, 32, 2]) + tf.constant([0.3, -0.3])
-    history = model.fit({features.L: lightness}, target, validation_data=({features.L: lightness}, target), epochs=2,
+    history = model.fit({features.L: lightness}, target, validation_data=({features.L: lightness}, target), epochs=8,
                         verbose=0).history
-    assert history["semantic_divergence"][0] > 0.0 and history["val_semantic_divergence"][1] > 0.0
-    assert history["loss"][1] < history["loss"][0]  # the regression term still drives it: the loss is its own
+    assert history["semantic_divergence"][0] > 0.0 and history["val_semantic_divergence"][-1] > 0.0
+    # The regression term still drives it ("loss" is the regression's own): one step can go either way, eight not.
+    assert history["loss"][-1] < 0.9 * history["loss"][0], history["loss"]
     with pytest.raises(ValueError, match="semantic_weight needs the lite0_unet variant with a regression loss"):
         _config("lite0_unet", semantic_weight=0.5, loss="classification")
     with pytest.raises(ValueError, match="semantic_weight needs"):
