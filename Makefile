@@ -30,7 +30,7 @@ run: install
 
 ## Default test suite (slow tests are run by `make test-slow`).
 test: install
-	$(PY) -m pytest -m "not slow" tests
+	$(PY) -m pytest -m "not slow" --durations=15 tests
 
 test-slow: install
 	$(PY) -m pytest -m slow tests

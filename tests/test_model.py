@@ -144,7 +144,10 @@ def test_rebalanced_weighs_saturated_pixels_more():
                                [expected], rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", LOSSES)
+# The classification loss trains a Lite0 network (17 s): slow here, as the default run trains it already in
+# test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color.
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "classification" else name
+                                  for name in LOSSES])
 def test_every_loss_compiles_and_trains(name):
     config = _config("lite0_unet" if name == "classification" else "alpha", loss=name)
     model = model_lib.compile_model(model_lib.build_model(config), config)
@@ -165,6 +168,7 @@ def test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color():
     np.testing.assert_allclose(painted, [40.0, 60.0], atol=8.0)
 
 
+@pytest.mark.slow  # 27-44 s: three Lite0 networks trained 8 steps at 64 px
 def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_model():
     keras.utils.set_random_seed(5)
     config = _config("lite0_unet", semantic_weight=0.5, learning_rate=3e-3)
@@ -178,6 +182,9 @@ def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_mod
     assert history["semantic_divergence"][0] > 0.0 and history["val_semantic_divergence"][-1] > 0.0
     # The regression term still drives it ("loss" is the regression's own): one step can go either way, eight not.
     assert history["loss"][-1] < 0.9 * history["loss"][0], history["loss"]
+
+
+def test_the_semantic_loss_needs_a_lite0_regression():
     with pytest.raises(ValueError, match="semantic_weight needs the lite0_unet variant with a regression loss"):
         _config("lite0_unet", semantic_weight=0.5, loss="classification")
     with pytest.raises(ValueError, match="semantic_weight needs"):

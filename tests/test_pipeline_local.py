@@ -89,6 +89,30 @@ def test_rerun_without_new_photos_runs_nothing(pipeline_run):
     assert _component_outputs(pipeline_run, "Trainer") == trainer_runs
 
 
+def _node_parameters(config):
+    """Each node of the compiled pipeline -> its parameters, as TFX's cache key sees them."""
+    from tfx.dsl.compiler import compiler
+
+    from colornet.pipeline import pipeline as pipeline_lib
+
+    compiled = compiler.Compiler().compile(pipeline_lib.create_pipeline(config))
+    return {node.pipeline_node.node_info.id: node.pipeline_node.parameters for node in compiled.nodes}
+
+
+def test_a_training_setting_changes_the_trainers_parameters_alone(tmp_path):
+    """The compiled pipeline, without running it: a change to how the model trains (loss, learning rate,
+    trained encoder stages, batch) leaves every node up to Transform with the parameters it had, so TFX's cache
+    reuses their outputs. The run below checks the same on a real pipeline (slow)."""
+    config = PipelineConfig(images_dir=str(tmp_path / "photos"), workdir=str(tmp_path), model=TINY_MODEL)
+    retuned = dataclasses.replace(config, model={**TINY_MODEL, "learning_rate": 1e-3, "loss": "huber",
+                                                 "encoder_trainable_stages": 3}, training={"batch_size": 2})
+    before, after = _node_parameters(config), _node_parameters(retuned)
+    assert before.keys() == after.keys()
+    changed = {node for node in before if before[node] != after[node]}
+    assert changed == {"Trainer"}
+
+
+@pytest.mark.slow
 def test_a_new_training_setting_trains_again_on_the_photos_transform_already_wrote(pipeline_run):
     """Loss and learning rate are the Trainer's alone: changing them must not transform every photo again."""
     transform_runs, trainer_runs = (_component_outputs(pipeline_run, name) for name in ("Transform", "Trainer"))

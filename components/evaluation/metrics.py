@@ -424,10 +424,10 @@ GrayTop1Agreement = _metric_class("GrayTop1Agreement", _SemanticStatistics, "gra
                                   lambda self: self._mean("gray_top1"),
                                   "Fraction of photos whose gray version's top-1 class is the original's.")
 Top1GainOverGray = _metric_class("Top1GainOverGray", _SemanticStatistics, "top1_gain_over_gray",
-                                 lambda self: self._gain(),
+                                 _SemanticStatistics._gain,
                                  "Top-1 agreement of the model minus gray's (< 0: color that misleads the classifier).")
 Top1GainUpperBound = _metric_class("Top1GainUpperBound", _SemanticStatistics, "top1_gain_upper_bound",
-                                   lambda self: self._gain_upper_bound(),
+                                   _SemanticStatistics._gain_upper_bound,
                                    "The upper end of the top-1 gain's 95 % interval over the photos (< 0: the model's "
                                    "color misleads the classifier more than gray, beyond chance).")
 

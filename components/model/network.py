@@ -47,6 +47,7 @@ model is served with the embedding it was trained with.
 import logging
 import os
 import tempfile
+import types
 
 import numpy as np
 import tensorflow as tf
@@ -349,14 +350,11 @@ class SemanticColorizer(keras.Model):
     Measured (README, Quality): at weight 0.01 it scores as MSE alone; at 0.03 the classifier agrees a little
     more often but every photo takes a brown cast (brown keeps Lite0's answer as well as the true colors do)."""
 
-    class _Term:
-        def __init__(self, weight, classifier):
-            self.weight, self.classifier = float(weight), classifier
-            self.mean = keras.metrics.Mean("semantic_divergence")
-
     def __init__(self, inputs, outputs, weight, classifier, **kwargs):
         super().__init__(inputs, outputs, **kwargs)
-        self._semantic = self._Term(weight, classifier)
+        # A SimpleNamespace, which Keras does not track: its layers and variables stay out of the model's.
+        self._semantic = types.SimpleNamespace(weight=float(weight), classifier=classifier,
+                                               mean=keras.metrics.Mean("semantic_divergence"))
 
     @property
     def metrics(self):
