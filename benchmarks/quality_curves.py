@@ -7,8 +7,9 @@ One panel per measure (ab-MSE / the best constant's, PSNR over gray, colorfulnes
 classifier test's top-1 gain over gray, false color / the originals'), each with its target (dashed) and
 gray's own value (dotted). The line is the `cpu` profile's recipe (Huber) at seed 2 over three budgets
 (``SERIES``); every other result file is a labelled point: other seeds, losses, profiles, temperatures,
-each labelled with its loss (files written before the profile named one trained with MSE, the default). CPU-minutes are the Trainer's own (``training_summary.json``); the machine was
-shared, so a point's cost carries its load (recorded in its file).
+each labelled with its loss (files written before the profile named one trained with MSE, the default).
+CPU-minutes are the Trainer's own (``training_summary.json``); the machine was shared, so a point's cost
+carries its load (recorded in its file).
 """
 import json
 
@@ -50,7 +51,8 @@ def recipe(data):
 
 
 def points():
-    """(label, cpu minutes, summary) of every run of every result file, and the series' points in order."""
+    """(label, cpu minutes, summary) of every run of every result file, and the series' points in order
+    (labelled by their budget alone: the legend names their recipe once)."""
     others, series = [], []
     for path in sorted(common.RESULTS_DIR.glob("quality*.json")):
         if path.name in LEFT_OUT:
@@ -58,10 +60,12 @@ def points():
         data = json.loads(path.read_text())
         for run in data["runs"]:
             temperature = f", T {run['temperature']:g}" if run.get("temperature") is not None else ""
-            label = (f"{path.stem}: {data['profile']} ({recipe(data)}) {run['train_steps']} steps, "
-                     f"seed {data['seed']}{temperature}")
-            entry = (label, run["training"]["cpu_minutes"], run["summary"])
-            (series if path.name in SERIES else others).append(entry)
+            minutes, summary = run["training"]["cpu_minutes"], run["summary"]
+            if path.name in SERIES:
+                series.append((f"{run['train_steps']} steps", minutes, summary))
+            else:
+                others.append((f"{path.stem}: {data['profile']} ({recipe(data)}) {run['train_steps']} steps, "
+                               f"seed {data['seed']}{temperature}", minutes, summary))
     return sorted(series, key=lambda entry: entry[1]), others
 
 
@@ -117,7 +121,7 @@ def panel(draw, index, key, title, target, direction, gray, series, others, x_ra
 
 def legend(draw, series, others, top):
     draw.text((MARGIN, top), "black line: the cpu profile (Huber), seed 2: " + ", ".join(
-        f"{label.split(': ')[1].split(',')[0]} ({minutes:.1f} CPU-min)" for label, minutes, _ in series), fill="black", font=_font(11))
+        f"{label} ({minutes:.1f} CPU-min)" for label, minutes, _ in series), fill="black", font=_font(11))
     for number, (label, minutes, _) in enumerate(others):
         draw.text((MARGIN, top + 16 * (1 + number)),
                   f"{number + 1}: {label} ({minutes:.1f} CPU-min)", fill=COLORS[number % len(COLORS)], font=_font(11))

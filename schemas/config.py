@@ -336,8 +336,8 @@ PROFILES = {
     # gray photo as the encoder of a U-Net decoder at 224 px (Lite0's own size: at 128 px the same recipe
     # plateaued near 0.97x the best constant on its eval split, at 224 px it reached 0.89x in a tenth of
     # the steps), its last two stages trained with the decoder, one-cycle learning rate; 90% of the
-    # photos train; 600 steps (24 training CPU-minutes on 2 cores: every measure better than at 350 steps,
-    # at 750 only colorfulness, by 0.01). Huber, not MSE: over three seeds it had the lower ab-MSE and the
+    # photos train; 600 steps (24 training CPU-minutes on 2 cores; README Quality has the curve over 350 / 600
+    # / 750 steps: 600 was best on ab-MSE and PSNR, 750 gained nothing). Huber, not MSE: over three seeds it had the lower ab-MSE and the
     # higher PSNR on each (0.838x against 0.870x the best constant, gray + 1.55 against + 1.47 dB), as
     # colorful, and the classifier test 0.03 lower on average, within its noise. Lite0 knows what is in a
     # photo, which a few hundred photos cannot teach a network trained from scratch (the old unet recipe

@@ -9,9 +9,11 @@ import pytest
 
 from PIL import Image
 from skimage import color
+from tfx.dsl.compiler import compiler
 
 import local_training
 from colornet.pipeline import local_runner
+from colornet.pipeline import pipeline as pipeline_lib
 from colornet.schemas.config import PipelineConfig
 from colornet.serving.client import ColorizeClient
 from colornet.schemas.serving_contract import loadable_versions
@@ -91,10 +93,6 @@ def test_rerun_without_new_photos_runs_nothing(pipeline_run):
 
 def _node_parameters(config):
     """Each node of the compiled pipeline -> its parameters, as TFX's cache key sees them."""
-    from tfx.dsl.compiler import compiler
-
-    from colornet.pipeline import pipeline as pipeline_lib
-
     compiled = compiler.Compiler().compile(pipeline_lib.create_pipeline(config))
     return {node.pipeline_node.node_info.id: node.pipeline_node.parameters for node in compiled.nodes}
 
