@@ -39,6 +39,8 @@ BACKBONES = {"efficientnet_lite0": (32, 224), "inception_resnet_v2": (75, 299), 
 LITE0_STAGES = 7
 LOSSES = ("mse", "huber", "rebalanced", "classification")
 LR_SCHEDULES = ("constant", "one_cycle")
+# What the semantic loss compares through Lite0: its class probabilities, or its features at one stride.
+SEMANTIC_COMPARISONS = ("classes", "stride4", "stride8", "stride16", "stride32")
 # Where `colornet compile` targets: Vertex AI Pipelines, or open-source Kubeflow Pipelines v2.
 KUBEFLOW_TARGETS = ("vertex", "kfp")
 
@@ -150,10 +152,14 @@ class ModelConfig(_Section):
                         choices=LOSSES)
     rebalance_mix: float = _option(0.5, "classification: Zhang et al.'s lambda, the share of uniform in the bin prior "
                                         "whose inverse weighs each pixel (1: no rebalancing; 0: the photos' prior alone)")
-    semantic_weight: float = _option(0.0, "lite0_unet with a regression loss: weight of the semantic loss, the "
-                                           "KL divergence of Lite0's ImageNet classes of the colorized photo from "
-                                           "those of the original (the classifier test, made smooth; measured: "
-                                           "no gain at 0.01, a brown cast at 0.03); 0: none")
+    semantic_weight: float = _option(0.0, "lite0_unet with a regression loss: weight of the semantic loss, which "
+                                           "compares the colorized photo with the original through Lite0 (see "
+                                           "semantic_comparison); 0: none")
+    semantic_comparison: str = _option("classes", "what the semantic loss compares: classes, the KL divergence of "
+                                                  "Lite0's ImageNet classes (the classifier test, made smooth; "
+                                                  "measured: no gain at weight 0.01, a brown cast at 0.03), or "
+                                                  "Lite0's features at a stride, their mean squared difference "
+                                                  "(a perceptual loss)", choices=SEMANTIC_COMPARISONS)
     annealing_temperature: float = _option(0.38, "classification: the temperature of the annealed mean that turns "
                                                  "bin probabilities into one color (1: their mean, desaturated; "
                                                  "lower: more vivid)")
@@ -173,6 +179,9 @@ class ModelConfig(_Section):
         if self.semantic_weight and (self.variant != "lite0_unet" or self.loss == "classification"):
             raise ConfigError("model.semantic_weight needs the lite0_unet variant with a regression loss "
                               f"(mse, huber or rebalanced), not {self.variant} with {self.loss}")
+        if self.semantic_comparison != "classes" and not self.semantic_weight:
+            raise ConfigError(f"model.semantic_comparison {self.semantic_comparison} compares nothing without a "
+                              "semantic_weight above 0")
         if self.annealing_temperature <= 0:
             raise ConfigError(f"model.annealing_temperature must be > 0, got {self.annealing_temperature}")
         if not 0 <= self.encoder_trainable_stages <= LITE0_STAGES:

@@ -228,21 +228,39 @@ def test_classifier_agreement_of_a_photo_and_its_gray_version():
     assert top1.numpy().tolist() == [1.0, 0.0, 0.0] and top5.numpy().tolist() == [1.0, 1.0, 0.0]
 
 
-def test_semantic_divergence_is_zero_for_the_original_and_its_gradient_leads_gray_toward_its_colors():
+@pytest.mark.parametrize("comparison", ["classes", "stride16"])
+def test_semantic_loss_is_zero_for_the_original_and_its_gradient_leads_gray_toward_its_colors(comparison):
     classifier = metrics.Classifier()
     coffee = tf.image.resize(_lab_batch(skimage_photo("coffee")), [224, 224])  # espresso (test_efficientnet_lite0)
     gray = metrics.with_ab(coffee, 0.0)
-    assert float(metrics.semantic_divergence(classifier, coffee, coffee)[0]) == pytest.approx(0.0, abs=1e-4)
+
+    def loss(candidate):
+        return float(metrics.semantic_loss(classifier, coffee, candidate, comparison)[0])
+
+    assert loss(coffee) == pytest.approx(0.0, abs=1e-4)
+    assert loss(tf.concat([coffee[..., :1], coffee[..., 1:] * 0.5], -1)) < 0.5 * loss(gray)  # true hues, half chroma
     ab = tf.Variable(tf.zeros_like(coffee[..., 1:]))
     optimizer = keras.optimizers.Adam(1.0)
-    divergences = []
+    descent = []
     for _ in range(10):
         with tf.GradientTape() as tape:
-            divergence = metrics.semantic_divergence(classifier, coffee, tf.concat([coffee[..., :1], ab], -1))[0]
-        optimizer.apply_gradients([(tape.gradient(divergence, ab), ab)])
-        divergences.append(float(divergence))
-    assert divergences[0] == pytest.approx(float(metrics.semantic_divergence(classifier, coffee, gray)[0]))
-    assert divergences[0] > 0.05 and min(divergences) < 0.5 * divergences[0]
+            value = metrics.semantic_loss(classifier, coffee, tf.concat([coffee[..., :1], ab], -1), comparison)[0]
+        optimizer.apply_gradients([(tape.gradient(value, ab), ab)])
+        descent.append(float(value))
+    assert descent[0] == pytest.approx(loss(gray))
+    assert descent[0] > 0.05 and min(descent) < 0.6 * descent[0]
+
+
+def test_features_for_the_semantic_loss_skip_the_classifiers_head():
+    """Lite0 up to stride 16 for the perceptual loss: a model of its own without the head's layers, sharing the
+    whole network's weights (one Lite0 per ``Classifier``)."""
+    classifier = metrics.Classifier(weights=None)
+    rgb = tf.random.uniform([1, 64, 64, 3], seed=3)
+    assert classifier.output(rgb, "stride16").shape == [1, 14, 14, 112]
+    assert classifier.probabilities(rgb).shape == [1, 1000]
+    features_model, classes_model = classifier._models["stride16"], classifier._models["probabilities"]
+    assert len(features_model.layers) < len(classes_model.layers)
+    assert {id(w) for w in features_model.weights} <= {id(w) for w in classes_model.weights}
 
 
 def test_streaming_false_color_and_agreement_equal_the_per_photo_measures():

@@ -168,10 +168,11 @@ def test_bin_classifier_serves_ab_paints_gray_untrained_and_learns_a_color():
     np.testing.assert_allclose(painted, [40.0, 60.0], atol=8.0)
 
 
-@pytest.mark.slow  # 27-44 s: three Lite0 networks trained 8 steps at 64 px
-def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_model():
+@pytest.mark.slow  # 27-44 s each: three Lite0 networks trained 8 steps at 64 px
+@pytest.mark.parametrize("comparison, logged", [("classes", "semantic_divergence"), ("stride16", "feature_distance")])
+def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_model(comparison, logged):
     keras.utils.set_random_seed(5)
-    config = _config("lite0_unet", semantic_weight=0.5, learning_rate=3e-3)
+    config = _config("lite0_unet", semantic_weight=0.5, semantic_comparison=comparison, learning_rate=3e-3)
     model = model_lib.compile_model(model_lib.build_model(config), config)
     plain = model_lib.build_model(_config("lite0_unet"))
     assert [w.shape for w in model.weights] == [w.shape for w in plain.weights]  # no classifier of its own inside
@@ -179,7 +180,7 @@ def test_the_semantic_loss_trains_beside_the_regression_and_stays_out_of_the_mod
     target = tf.zeros([4, 32, 32, 2]) + tf.constant([0.3, -0.3])
     history = model.fit({features.L: lightness}, target, validation_data=({features.L: lightness}, target), epochs=8,
                         verbose=0).history
-    assert history["semantic_divergence"][0] > 0.0 and history["val_semantic_divergence"][-1] > 0.0
+    assert history[logged][0] > 0.0 and history[f"val_{logged}"][-1] > 0.0
     # The regression term still drives it ("loss" is the regression's own): one step can go either way, eight not.
     assert history["loss"][-1] < 0.9 * history["loss"][0], history["loss"]
 
@@ -189,6 +190,8 @@ def test_the_semantic_loss_needs_a_lite0_regression():
         _config("lite0_unet", semantic_weight=0.5, loss="classification")
     with pytest.raises(ValueError, match="semantic_weight needs"):
         _config("unet", semantic_weight=0.5)
+    with pytest.raises(ValueError, match="semantic_comparison stride16 compares nothing without a semantic_weight"):
+        _config("lite0_unet", semantic_comparison="stride16")
 
 
 def test_annealed_mean_goes_from_the_mean_to_the_mode_as_it_cools():

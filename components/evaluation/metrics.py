@@ -122,19 +122,27 @@ class Classifier:
 
     def __init__(self, weights="imagenet"):
         self._weights = weights
-        self._model = None
+        self._lite0 = None
+        self._models = {}  # Lite0 up to each output asked for: features at stride 16 need not run its head
 
     # Called from metrics' update_state, which Keras runs through AutoGraph: converting Lite0's call each
     # batch took seconds (measured 9 s for 3 photos, against 0.2 s called plainly).
     @tf.autograph.experimental.do_not_convert
+    def output(self, rgb, name):
+        """RGB [batch, h, w, 3] in [0, 1] -> Lite0's output ``name`` (``efficientnet_lite0.build_lite0``'s:
+        ``probabilities`` [batch, 1000], or features such as ``stride16``), differentiable in ``rgb``."""
+        if name not in self._models:
+            with tf.init_scope():
+                if self._lite0 is None:
+                    self._lite0 = efficientnet_lite0.build_lite0(self._weights)
+                    self._lite0.trainable = False
+                self._models[name] = keras.Model(self._lite0.input, self._lite0.output[name])
+        resized = tf.image.resize(tf.cast(rgb, tf.float32), [CLASSIFIER_SIZE, CLASSIFIER_SIZE], antialias=True)
+        return self._models[name](resized * 2.0 - 1.0, training=False)
+
     def probabilities(self, rgb):
         """RGB [batch, h, w, 3] in [0, 1] -> ImageNet class probabilities [batch, 1000] (differentiable in ``rgb``)."""
-        if self._model is None:
-            with tf.init_scope():
-                self._model = efficientnet_lite0.build_lite0(self._weights)
-                self._model.trainable = False
-        resized = tf.image.resize(tf.cast(rgb, tf.float32), [CLASSIFIER_SIZE, CLASSIFIER_SIZE], antialias=True)
-        return self._model(resized * 2.0 - 1.0, training=False)["probabilities"]
+        return self.output(rgb, "probabilities")
 
     def top5(self, rgb):
         """RGB [batch, h, w, 3] in [0, 1] -> the 5 likeliest ImageNet classes of each photo, [batch, 5] int32."""
@@ -167,6 +175,25 @@ def semantic_divergence(classifier, original_lab, candidate_lab):
     candidate = classifier.probabilities(lab.lab_to_rgb(candidate_lab))
     log_ratio = tf.math.log(original + KL_EPSILON) - tf.math.log(candidate + KL_EPSILON)
     return tf.reduce_sum(original * log_ratio, axis=-1)
+
+
+def feature_distance(classifier, original_lab, candidate_lab, layer):
+    """Mean squared difference of the ``classifier``'s (Lite0's) features at ``layer`` (e.g. ``stride16``) between
+    each original and its candidate, [batch]: a perceptual loss (Johnson et al., ECCV 2016) through the network of
+    the classifier test. Unlike ``semantic_divergence``, it does not accept a brown cast as readily as the true
+    colors (README "Quality" has the calibration). Differentiable in ``candidate_lab``; the original's side is a
+    constant."""
+    original = tf.stop_gradient(classifier.output(lab.lab_to_rgb(original_lab), layer))
+    candidate = classifier.output(lab.lab_to_rgb(candidate_lab), layer)
+    return tf.reduce_mean(tf.square(candidate - original), axis=[1, 2, 3])
+
+
+def semantic_loss(classifier, original_lab, candidate_lab, comparison):
+    """What ``ModelConfig.semantic_comparison`` names, per photo [batch]: ``classes``, ``semantic_divergence``;
+    a feature output of Lite0 (``stride8``, ...), ``feature_distance`` there."""
+    if comparison == "classes":
+        return semantic_divergence(classifier, original_lab, candidate_lab)
+    return feature_distance(classifier, original_lab, candidate_lab, comparison)
 
 
 def mean_ab(lab_image):

@@ -335,26 +335,31 @@ class BinClassifier(keras.Model):
 
 
 class SemanticColorizer(keras.Model):
-    """A regression colorizer trained on its loss plus ``weight`` x the semantic divergence of its colors
-    (``metrics.semantic_divergence``): how much less the ImageNet classifier of the classifier test recognises
-    in the colorized photo than in the original. A per-pixel loss rewards the safe, desaturated mean color of
+    """A regression colorizer trained on its loss plus ``weight`` x a semantic loss of its colors
+    (``metrics.semantic_loss``), by ``comparison``: ``classes``, how much less the ImageNet classifier of the
+    classifier test recognises in the colorized photo than in the original (``metrics.semantic_divergence``);
+    or a stride such as ``stride16``, how far Lite0's features there are from the original's (a perceptual
+    loss, ``metrics.feature_distance``). A per-pixel loss rewards the safe, desaturated mean color of
     whatever could be there; this term rewards the colors that make the photo read as what it is (Zhang et
     al.'s test, made a training signal, as their "semantic interpretability" suggests).
 
-    The classifier is a frozen Lite0 of its own (the encoder's last stages train) and, like the divergence's
-    running mean (logged as ``semantic_divergence``, for validation too), is held in a plain object: neither
-    is part of the model's weights, checkpoints or SavedModel, so its weights file is a plain lite0_unet's and
-    warm-starts either. Costs one Lite0 forward pass on the original and a forward and backward pass on the
-    colorized photo per step: 3.7 CPU-s per step of 16 photos at 224 px against 2.4 without (2 cores, load ~4).
+    The classifier is a frozen Lite0 of its own (the encoder's last stages train) and, like the term's
+    running mean (logged as ``semantic_divergence`` or ``feature_distance``, for validation too), is held in a
+    plain object: neither is part of the model's weights, checkpoints or SavedModel, so its weights file is a
+    plain lite0_unet's and warm-starts either. Costs one Lite0 forward pass on the original and a forward and
+    backward pass on the colorized photo per step: 3.7 CPU-s per step of 16 photos at 224 px against 2.4
+    without (2 cores, load ~4; ``classes``).
 
-    Measured (README, Quality): at weight 0.01 it scores as MSE alone; at 0.03 the classifier agrees a little
-    more often but every photo takes a brown cast (brown keeps Lite0's answer as well as the true colors do)."""
+    Measured (README, Quality): with ``classes``, at weight 0.01 it scores as MSE alone; at 0.03 the classifier
+    agrees a little more often but every photo takes a brown cast (brown keeps Lite0's answer as well as the
+    true colors do)."""
 
-    def __init__(self, inputs, outputs, weight, classifier, **kwargs):
+    def __init__(self, inputs, outputs, weight, classifier, comparison="classes", **kwargs):
         super().__init__(inputs, outputs, **kwargs)
         # A SimpleNamespace, which Keras does not track: its layers and variables stay out of the model's.
-        self._semantic = types.SimpleNamespace(weight=float(weight), classifier=classifier,
-                                               mean=keras.metrics.Mean("semantic_divergence"))
+        self._semantic = types.SimpleNamespace(
+            weight=float(weight), classifier=classifier, comparison=comparison,
+            mean=keras.metrics.Mean("semantic_divergence" if comparison == "classes" else "feature_distance"))
 
     @property
     def metrics(self):
@@ -362,9 +367,9 @@ class SemanticColorizer(keras.Model):
 
     def _divergence(self, x, y, ab):
         lightness = x[features.L]
-        divergence = tf.reduce_mean(metrics.semantic_divergence(
+        divergence = tf.reduce_mean(metrics.semantic_loss(
             self._semantic.classifier, preprocessing.lab_from_model(lightness, y),
-            preprocessing.lab_from_model(lightness, ab)))
+            preprocessing.lab_from_model(lightness, ab), self._semantic.comparison))
         self._semantic.mean.update_state(divergence)
         return divergence
 
@@ -436,7 +441,8 @@ def build_model(config):
     ab = keras.layers.Activation("linear", dtype="float32", name="ab_float32")(ab)
     if config.semantic_weight:
         classifier = metrics.Classifier(lite0_weights(config.backbone_weights))
-        return SemanticColorizer(inputs, ab, config.semantic_weight, classifier, name=f"colornet_{config.variant}")
+        return SemanticColorizer(inputs, ab, config.semantic_weight, classifier, config.semantic_comparison,
+                                 name=f"colornet_{config.variant}")
     return keras.Model(inputs, ab, name=f"colornet_{config.variant}")
 
 
