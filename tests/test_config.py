@@ -13,8 +13,8 @@ def test_profiles_build_validated_pipeline_configs():
         built = config.pipeline_config(name, "photos", "work")
         assert isinstance(built.model, config.ModelConfig) and isinstance(built.training, config.TrainingConfig)
     cpu = config.pipeline_config("cpu", "photos", "work", model={"image_size": 96}, train_steps=7)
-    assert (cpu.model.image_size, cpu.model.variant, cpu.model.lr_schedule, cpu.model.loss, cpu.train_steps) == \
-        (96, "lite0_unet", "one_cycle", "huber", 7)
+    assert (cpu.model.image_size, cpu.model.variant, cpu.model.lr_schedule, cpu.model.loss,
+            cpu.model.encoder_trainable_stages, cpu.train_steps) == (96, "lite0_unet", "one_cycle", "huber", 0, 7)
     assert config.pipeline_config("article", "photos", "work").model.uses_classifier
 
 
