@@ -5,7 +5,7 @@
 
 One panel per measure (ab-MSE / the best constant's, PSNR over gray, colorfulness / the originals', the
 classifier test's top-1 gain over gray, false color / the originals'), each with its target (dashed) and
-gray's own value (dotted). The line is the `cpu` profile's recipe (Huber) at seed 2 over three budgets
+gray's own value (dotted). The line is the `cpu` profile's recipe (Huber, Lite0 frozen) at seed 2 over three budgets
 (``SERIES``); every other result file is a labelled point: other seeds, losses, profiles, temperatures,
 each labelled with its loss (files written before the profile named one trained with MSE, the default).
 CPU-minutes are the Trainer's own (``training_summary.json``); the machine was shared, so a point's cost
@@ -18,11 +18,11 @@ from PIL import Image, ImageDraw, ImageFont
 import common
 
 # The profile's recipe over budgets, same seed and quality-pass cost: the curve the issue asks for.
-SERIES = ("quality_huber350.json", "quality.json", "quality_huber750.json")
+SERIES = ("quality_frozen350.json", "quality_frozen600.json", "quality_frozen750.json")
 # Files left out: the 128 px recipe before 224 px (quality_short.json), the first 224 px budgets, whose
-# CPU-minutes include a per-epoch quality pass 6x as costly as today's (quality_first224.json), and
-# trainings that quality.json or quality_cpu600.json repeat with the gate's verdict recorded.
-LEFT_OUT = ("quality_short.json", "quality_first224.json", "quality_cpu600_gate.json", "quality_huber600.json")
+# CPU-minutes include a per-epoch quality pass 6x as costly as today's (quality_first224.json), and a
+# training that quality_cpu600.json repeats with the gate's verdict recorded.
+LEFT_OUT = ("quality_short.json", "quality_first224.json", "quality_cpu600_gate.json")
 
 # (key in a run's summary, title, target, direction, gray's value)
 PANELS = (
@@ -44,10 +44,14 @@ def value(summary, key):
 
 
 def recipe(data):
-    """The loss a result file trained with, and its other ``--model`` overrides."""
+    """The loss a result file trained with, how many of Lite0's stages trained (the profile's setting changed
+    over time, so it is read from each file), and its other ``--model`` overrides."""
     overrides = dict(data.get("model_overrides", {}))
-    loss = overrides.pop("loss", data["settings"]["model"].get("loss", "mse"))
-    return ", ".join([loss, *(f"{key}={value}" for key, value in overrides.items())])
+    profile = data["settings"]["model"]
+    loss = overrides.pop("loss", profile.get("loss", "mse"))
+    stages = overrides.pop("encoder_trainable_stages", profile.get("encoder_trainable_stages", 0))
+    return ", ".join([loss, f"{stages} stages trained" if stages else "frozen",
+                      *(f"{key}={value}" for key, value in overrides.items())])
 
 
 def points():
@@ -120,7 +124,7 @@ def panel(draw, index, key, title, target, direction, gray, series, others, x_ra
 
 
 def legend(draw, series, others, top):
-    draw.text((MARGIN, top), "black line: the cpu profile (Huber), seed 2: " + ", ".join(
+    draw.text((MARGIN, top), "black line: the cpu profile (Huber, Lite0 frozen), seed 2: " + ", ".join(
         f"{label} ({minutes:.1f} CPU-min)" for label, minutes, _ in series), fill="black", font=_font(11))
     for number, (label, minutes, _) in enumerate(others):
         draw.text((MARGIN, top + 16 * (1 + number)),
