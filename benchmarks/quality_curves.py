@@ -7,7 +7,7 @@ One panel per measure (ab-MSE / the best constant's, PSNR over gray, colorfulnes
 classifier test's top-1 gain over gray, false color / the originals'), each with its target (dashed) and
 gray's own value (dotted). The line is the `cpu` profile's recipe (Huber, Lite0 frozen) at seed 2 over three budgets
 (``SERIES``); every other result file is a labelled point: other seeds, losses, profiles, temperatures,
-each labelled with its loss (files written before the profile named one trained with MSE, the default).
+each labelled with its loss and how many of Lite0's stages trained (``recipe``).
 CPU-minutes are the Trainer's own (``training_summary.json``); the machine was shared, so a point's cost
 carries its load (recorded in its file).
 """

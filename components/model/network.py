@@ -343,7 +343,7 @@ class SemanticColorizer(keras.Model):
     whatever could be there; this term rewards the colors that make the photo read as what it is (Zhang et
     al.'s test, made a training signal, as their "semantic interpretability" suggests).
 
-    The classifier is a frozen Lite0 of its own (the encoder's last stages train) and, like the term's
+    The classifier is a frozen Lite0 of its own (the encoder's last stages may train) and, like the term's
     running mean (logged as ``semantic_divergence`` or ``feature_distance``, for validation too), is held in a
     plain object: neither is part of the model's weights, checkpoints or SavedModel, so its weights file is a
     plain lite0_unet's and warm-starts either. Costs one Lite0 forward pass on the original and a forward and
